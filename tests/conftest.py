@@ -1,0 +1,72 @@
+"""Shared fixtures: the Truebar simulator on a real loopback socket."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from truebar_sim.app import STATE_KEY, SimState, build_app
+from truebar_sim.fixtures import default_phrases
+from truebar_sim.state import RecognitionMode, SimSettings
+
+
+@dataclass
+class Sim:
+    """A running simulator: its base URL and its state (faults, counters)."""
+
+    url: str
+    state: SimState
+    runner: web.AppRunner
+
+    async def counters(self, http: aiohttp.ClientSession) -> dict[str, Any]:
+        """Read the counters over HTTP, as an outside test would."""
+        async with http.get(self.url + "/_sim/counters") as resp:
+            data: dict[str, Any] = await resp.json()
+            return data
+
+
+async def start_sim(settings: SimSettings, port: int = 0) -> Sim:
+    """Start a simulator on loopback; port 0 picks a free one."""
+    app = build_app(settings)
+    runner = web.AppRunner(app, shutdown_timeout=1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    assert runner.addresses
+    bound = runner.addresses[0][1]
+    return Sim(f"http://127.0.0.1:{bound}", app[STATE_KEY], runner)
+
+
+def sim_settings(**changes: Any) -> SimSettings:
+    """Simulator settings for tests: the bundled phrases, the demo user."""
+    base: dict[str, Any] = {"phrases": tuple(default_phrases()), "users": {"demo": "demo"}}
+    base.update(changes)
+    return SimSettings(**base)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Sim]:
+    """A simulator with real recognition."""
+    running = await start_sim(sim_settings())
+    yield running
+    await running.runner.cleanup()
+
+
+@pytest.fixture
+async def byte_sim() -> AsyncIterator[Sim]:
+    """A simulator in the cheap byte-counting mode."""
+    running = await start_sim(sim_settings(mode=RecognitionMode.BYTES))
+    yield running
+    await running.runner.cleanup()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client HTTP session."""
+    async with aiohttp.ClientSession() as session:
+        yield session

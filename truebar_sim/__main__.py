@@ -1,0 +1,199 @@
+"""Command line of `truebar-sim`: serve the simulated Truebar service on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from .app import TOKEN_PATH, build_app
+from .fixtures import default_phrases
+from .state import Faults, RecognitionMode, SimSettings
+
+EPILOG = f"""
+endpoints (on http://HOST:PORT):
+  POST {TOKEN_PATH}   (also under /auth) token endpoint
+  GET  /api/info, GET /api/pipelines/stages (bearer), WS /api/pipelines/stream (bearer)
+  GET  /_sim/counters, GET|POST /_sim/faults, POST /_sim/reset, GET /_sim/tokens  (control)
+
+The control endpoint takes the same faults as the flags, as JSON, e.g.
+  curl -X POST -d '{{"unauthorized_upgrades": 1}}' http://127.0.0.1:8780/_sim/faults
+"""
+
+
+def _user(value: str) -> tuple[str, str]:
+    name, sep, password = value.partition(":")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError("expected NAME:PASSWORD")
+    return name, password
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser (every option documented)."""
+    p = argparse.ArgumentParser(
+        prog="truebar-sim",
+        description="A local stand-in for the Truebar streaming speech-to-text service.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8780,
+        help="port to bind; 0 picks a free one (default: %(default)s)",
+    )
+    p.add_argument(
+        "--user",
+        type=_user,
+        action="append",
+        metavar="NAME:PASSWORD",
+        help="an account that may log in (repeatable; default: demo:demo)",
+    )
+    p.add_argument("--client-id", default="truebar-client", help="accepted OAuth client id")
+    p.add_argument(
+        "--access-lifetime",
+        type=int,
+        default=900,
+        help="seconds an access token lives (default: %(default)s)",
+    )
+    p.add_argument(
+        "--refresh-lifetime",
+        type=int,
+        default=1800,
+        help="seconds a refresh token lives (default: %(default)s)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=[m.value for m in RecognitionMode],
+        default="sphinx",
+        help="sphinx: real recognition on the phrase grammar; bytes: the final text "
+        "is the number of audio bytes received (cheap, for load tests)",
+    )
+    p.add_argument(
+        "--phrases",
+        type=Path,
+        metavar="FILE",
+        help="phrase list, one per line (default: the bundled fixtures' phrases)",
+    )
+    p.add_argument(
+        "--interim-interval-ms",
+        type=int,
+        default=500,
+        help="audio between interim segments when enableInterims is set",
+    )
+    faults = p.add_argument_group("faults (also settable at run time via /_sim/faults)")
+    faults.add_argument(
+        "--unauthorized-upgrades",
+        type=int,
+        default=0,
+        metavar="N",
+        help="refuse the next N WebSocket upgrades with HTTP 401",
+    )
+    faults.add_argument(
+        "--error-after-config",
+        type=int,
+        default=0,
+        metavar="N",
+        help="answer the next N CONFIGs with ERROR, then close",
+    )
+    faults.add_argument(
+        "--drop-after-bytes",
+        type=int,
+        metavar="BYTES",
+        help="drop the connection abruptly after this many audio bytes",
+    )
+    faults.add_argument(
+        "--drop-sessions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="how many sessions --drop-after-bytes applies to",
+    )
+    faults.add_argument(
+        "--finished-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long after EOS before the finals and FINISHED",
+    )
+    faults.add_argument(
+        "--never-finish",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the next N sessions never send FINISHED",
+    )
+    faults.add_argument(
+        "--token-endpoint-down", action="store_true", help="the token endpoint answers 503"
+    )
+    faults.add_argument(
+        "--message-type-key",
+        choices=["type", "messageType"],
+        default="type",
+        help="discriminator key of outgoing messages",
+    )
+    faults.add_argument(
+        "--split-finals",
+        action="store_true",
+        help="send the final text as one final segment per word",
+    )
+    faults.add_argument("--warning", action="store_true", help="send a WARNING after CONFIGURED")
+    faults.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="delay before every server message and upgrade (simulated WAN)",
+    )
+    p.add_argument("--debug", action="store_true", help="log at DEBUG")
+    return p
+
+
+def run() -> None:
+    """Entry point of the `truebar-sim` command."""
+    args = build_parser().parse_args()
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.phrases:
+        phrases = [ln.strip() for ln in args.phrases.read_text().splitlines() if ln.strip()]
+    else:
+        phrases = default_phrases()
+    settings = SimSettings(
+        host=args.host,
+        port=args.port,
+        users=dict(args.user or [("demo", "demo")]),
+        client_id=args.client_id,
+        access_lifetime=args.access_lifetime,
+        refresh_lifetime=args.refresh_lifetime,
+        mode=RecognitionMode(args.mode),
+        phrases=tuple(phrases),
+        interim_interval_ms=args.interim_interval_ms,
+    )
+    faults = Faults(
+        unauthorized_upgrades=args.unauthorized_upgrades,
+        error_after_config=args.error_after_config,
+        drop_after_bytes=args.drop_after_bytes,
+        drop_sessions=args.drop_sessions,
+        finished_delay=args.finished_delay,
+        never_finish=args.never_finish,
+        token_endpoint_down=args.token_endpoint_down,
+        message_type_key=args.message_type_key,
+        split_finals=args.split_finals,
+        warning=args.warning,
+        latency=args.latency,
+    )
+    web.run_app(
+        build_app(settings, faults),
+        host=args.host,
+        port=args.port,
+        print=lambda msg: print(msg, flush=True),
+    )
+
+
+if __name__ == "__main__":
+    run()

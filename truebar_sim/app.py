@@ -1,0 +1,157 @@
+"""The simulator's HTTP and WebSocket routes, including the /_sim control endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass, field
+
+from aiohttp import web
+
+from .auth import GrantError, TokenStore, bearer_token
+from .recognizer import DecoderPool, shared_pool
+from .stages import STAGES
+from .state import Counters, Faults, RecognitionMode, SimSettings
+from .stream import StreamSession
+
+_LOGGER = logging.getLogger(__name__)
+TOKEN_PATH = "/realms/truebar/protocol/openid-connect/token"  # noqa: S105 - a URL path
+
+
+@dataclass
+class SimState:
+    """Everything the handlers share: settings, faults, counters, tokens, decoders."""
+
+    settings: SimSettings
+    faults: Faults = field(default_factory=Faults)
+    counters: Counters = field(default_factory=Counters)
+    tokens: TokenStore = field(init=False)
+    pool: DecoderPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.tokens = TokenStore(s.users, s.client_id, s.access_lifetime, s.refresh_lifetime)
+        self.pool = shared_pool(s.phrases)
+
+
+STATE_KEY = web.AppKey("state", SimState)
+
+
+async def _latency(state: SimState) -> None:
+    if state.faults.latency:
+        await asyncio.sleep(state.faults.latency)
+
+
+async def token(request: web.Request) -> web.Response:
+    """Keycloak's token endpoint: password and refresh_token grants."""
+    state = request.app[STATE_KEY]
+    await _latency(state)
+    if state.faults.token_endpoint_down:
+        state.counters.token_endpoint_errors += 1
+        return web.Response(status=503, text="Service Unavailable (injected)")
+    form = {k: str(v) for k, v in (await request.post()).items()}
+    try:
+        body = state.tokens.grant(form)
+    except GrantError as err:
+        state.counters.rejected_grants += 1
+        return web.json_response(err.body, status=err.status)
+    state.counters.grants[form["grant_type"]] += 1
+    return web.json_response(body)
+
+
+def _authorized(request: web.Request) -> bool:
+    state = request.app[STATE_KEY]
+    return state.tokens.check(bearer_token(request.headers, request.query))
+
+
+async def info(request: web.Request) -> web.Response:
+    """Version metadata (clients must not depend on its keys)."""
+    return web.json_response({"version": "sim-0.1", "build": "truebar-sim"})
+
+
+async def stages(request: web.Request) -> web.Response:
+    """Stage discovery: what pipelines may contain (bearer required)."""
+    state = request.app[STATE_KEY]
+    await _latency(state)
+    if not _authorized(request):
+        raise web.HTTPUnauthorized
+    state.counters.discovery_requests += 1
+    return web.json_response(STAGES)
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """The streaming pipeline WebSocket; a bad token fails the upgrade with 401."""
+    state = request.app[STATE_KEY]
+    faults, counters = state.faults, state.counters
+    await _latency(state)
+    refuse, faults.unauthorized_upgrades = faults.take(faults.unauthorized_upgrades)
+    if refuse or not _authorized(request):
+        counters.ws_rejections += 1
+        raise web.HTTPUnauthorized
+    ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+    await ws.prepare(request)
+    counters.ws_connects += 1
+    counters.active_sessions += 1
+    counters.peak_sessions = max(counters.peak_sessions, counters.active_sessions)
+    try:
+        await StreamSession(state, request, ws).run()
+    finally:
+        counters.active_sessions -= 1
+    return ws
+
+
+async def get_counters(request: web.Request) -> web.Response:
+    """Control: what happened so far."""
+    return web.json_response(request.app[STATE_KEY].counters.as_dict())
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    """Control: the faults now in force."""
+    return web.json_response(asdict(request.app[STATE_KEY].faults))
+
+
+async def set_faults(request: web.Request) -> web.Response:
+    """Control: change some faults (a JSON object of Faults fields)."""
+    state = request.app[STATE_KEY]
+    try:
+        state.faults.update(await request.json())
+    except (KeyError, ValueError, TypeError) as err:
+        return web.json_response({"error": f"bad fault: {err}"}, status=400)
+    return web.json_response(asdict(state.faults))
+
+
+async def reset(request: web.Request) -> web.Response:
+    """Control: clear faults and counters."""
+    state = request.app[STATE_KEY]
+    state.faults = Faults()
+    state.counters = Counters()
+    return web.json_response({"ok": True})
+
+
+async def issued_tokens(request: web.Request) -> web.Response:
+    """Control: every token issued so far (for the secrets-never-logged test)."""
+    return web.json_response(request.app[STATE_KEY].tokens.issued)
+
+
+def build_app(settings: SimSettings, faults: Faults | None = None) -> web.Application:
+    """Return the simulator's aiohttp application."""
+    app = web.Application()
+    state = SimState(settings, faults or Faults())
+    app[STATE_KEY] = state
+    for prefix in ("", "/auth"):
+        app.router.add_post(prefix + TOKEN_PATH, token)
+    app.router.add_get("/api/info", info)
+    app.router.add_get("/api/pipelines/stages", stages)
+    app.router.add_get("/api/pipelines/stream", stream)
+    app.router.add_get("/_sim/counters", get_counters)
+    app.router.add_get("/_sim/faults", get_faults)
+    app.router.add_post("/_sim/faults", set_faults)
+    app.router.add_post("/_sim/reset", reset)
+    app.router.add_get("/_sim/tokens", issued_tokens)
+
+    async def warm(app: web.Application) -> None:
+        if settings.mode is RecognitionMode.SPHINX:
+            await state.pool.warm()
+
+    app.on_startup.append(warm)
+    return app

@@ -1,0 +1,39 @@
+"""The bundled spoken fixtures: short home-automation commands with their text."""
+
+from __future__ import annotations
+
+import json
+import wave
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Fixture:
+    """One spoken command: its WAV path and the words in it."""
+
+    path: Path
+    text: str
+
+    def pcm(self) -> bytes:
+        """Return the raw 16 kHz mono s16le samples of the WAV file."""
+        with wave.open(str(self.path), "rb") as wav:
+            return wav.readframes(wav.getnframes())
+
+
+def fixture_dir() -> Path:
+    """Return the folder that holds the fixture WAVs and fixtures.json."""
+    return Path(str(resources.files("truebar_sim") / "fixtures"))
+
+
+def load_fixtures() -> list[Fixture]:
+    """Return every bundled fixture, in the order of fixtures.json."""
+    folder = fixture_dir()
+    listing = json.loads((folder / "fixtures.json").read_text(encoding="utf-8"))
+    return [Fixture(folder / item["file"], item["text"]) for item in listing["fixtures"]]
+
+
+def default_phrases() -> list[str]:
+    """Return the phrase list the simulator recognises by default."""
+    return [fixture.text for fixture in load_fixtures()]

@@ -1,0 +1,99 @@
+"""The simulator's settings, injectable faults and counters (shared by all its handlers)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RecognitionMode(StrEnum):
+    """How the simulator turns audio into text."""
+
+    SPHINX = "sphinx"
+    BYTES = "bytes"
+
+
+@dataclass
+class Faults:
+    """Faults to inject; counts mean "the next N" and go down as they are used."""
+
+    unauthorized_upgrades: int = 0
+    """Refuse the next N WebSocket upgrades with HTTP 401."""
+    error_after_config: int = 0
+    """Answer the next N CONFIGs with ERROR (then close) instead of CONFIGURED."""
+    drop_after_bytes: int | None = None
+    """Drop the TCP connection abruptly once a session has received this many audio bytes."""
+    drop_sessions: int = 0
+    """How many sessions (the next N) drop_after_bytes applies to."""
+    finished_delay: float = 0.0
+    """Seconds to wait after EOS before the final segments and FINISHED."""
+    never_finish: int = 0
+    """The next N sessions never send FINISHED after EOS (and never close)."""
+    token_endpoint_down: bool = False
+    """The token endpoint answers HTTP 503."""
+    message_type_key: str = "type"
+    """The discriminator key of outgoing messages: "type" or "messageType"."""
+    split_finals: bool = False
+    """Send the final text as one final segment per word."""
+    warning: bool = False
+    """Send a WARNING right after CONFIGURED."""
+    latency: float = 0.0
+    """Seconds added before every message the server sends and before the upgrade (a WAN)."""
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a partial update (from the control endpoint or the CLI)."""
+        names = {f.name: f for f in dataclasses.fields(self)}
+        for key, value in changes.items():
+            if key not in names:
+                raise KeyError(key)
+            setattr(self, key, value)
+
+    @staticmethod
+    def take(counter: int) -> tuple[bool, int]:
+        """Consume one use of a "next N" fault: (applies now, the count left)."""
+        if counter > 0:
+            return True, counter - 1
+        return False, counter
+
+
+@dataclass
+class Counters:
+    """What happened, readable over HTTP so tests can assert on it."""
+
+    grants: dict[str, int] = field(default_factory=lambda: {"password": 0, "refresh_token": 0})
+    rejected_grants: int = 0
+    token_endpoint_errors: int = 0
+    ws_connects: int = 0
+    ws_rejections: int = 0
+    active_sessions: int = 0
+    peak_sessions: int = 0
+    sessions_finished: int = 0
+    protocol_violations: int = 0
+    discovery_requests: int = 0
+    pipelines: deque[Any] = field(default_factory=lambda: deque(maxlen=200))
+    sessions: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=500))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready snapshot."""
+        data = dataclasses.asdict(self)
+        data["pipelines"] = list(self.pipelines)
+        data["sessions"] = list(self.sessions)
+        return data
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    """How the simulator was started."""
+
+    host: str = "127.0.0.1"
+    port: int = 8780
+    users: dict[str, str] = field(default_factory=lambda: {"demo": "demo"})
+    client_id: str = "truebar-client"
+    access_lifetime: int = 900
+    refresh_lifetime: int = 1800
+    mode: RecognitionMode = RecognitionMode.SPHINX
+    phrases: tuple[str, ...] = ()
+    interim_interval_ms: int = 500

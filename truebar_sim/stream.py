@@ -1,0 +1,230 @@
+"""One simulated Truebar streaming session: INITIALIZED, CONFIG, audio, EOS, FINISHED."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from .recognizer import ByteCounter, Recognizer, SphinxRecognizer
+from .stages import find_option
+from .state import RecognitionMode
+
+if TYPE_CHECKING:
+    from .app import SimState
+
+_LOGGER = logging.getLogger(__name__)
+_IDS = itertools.count(4800)
+
+
+class ViolationError(Exception):
+    """The client broke the protocol: ERROR, then close with policy violation."""
+
+
+class StreamSession:
+    """Serves one WebSocket connection of /api/pipelines/stream."""
+
+    def __init__(self, state: SimState, request: web.Request, ws: web.WebSocketResponse) -> None:
+        self._state = state
+        self._request = request
+        self._ws = ws
+        self._session_id = next(_IDS)
+        self._recognizer: Recognizer | None = None
+        self._punctuate = False
+        self._interims = False
+        self._interim_text = ""
+        self._since_interim = 0
+        self._received = 0
+        self._digest = hashlib.sha256()
+        self._drop_at: int | None = None
+        self._record: dict[str, Any] = {"sessionId": self._session_id, "finished": False}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one JSON message, after the simulated WAN latency."""
+        faults = self._state.faults
+        if faults.latency:
+            await asyncio.sleep(faults.latency)
+        kind = message.pop("type")
+        await self._ws.send_str(json.dumps({faults.message_type_key: kind, **message}))
+
+    async def run(self) -> None:
+        """Serve the session until it ends, however it ends."""
+        counters = self._state.counters
+        counters.sessions.append(self._record)
+        try:
+            await self.send({"type": "STATUS", "status": "INITIALIZED"})
+            await self._serve()
+        except ViolationError as err:
+            counters.protocol_violations += 1
+            _LOGGER.info("session %s: protocol violation: %s", self._session_id, err)
+            await self._fail(str(err), WSCloseCode.POLICY_VIOLATION)
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        finally:
+            self._record.update(bytes=self._received, sha256=self._digest.hexdigest())
+            if self._recognizer is not None:
+                self._recognizer.close()
+
+    async def _fail(self, text: str, code: int) -> None:
+        error = {"id": self._session_id, "timestamp": int(time.time() * 1000), "message": text}
+        if not self._ws.closed:
+            await self.send({"type": "ERROR", "error": error})
+            await self._ws.close(code=code, message=text.encode()[:120])
+
+    async def _serve(self) -> None:
+        async for msg in self._ws:
+            if msg.type == WSMsgType.BINARY:
+                await self._audio(msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                if await self._text(msg.data):
+                    return
+            elif msg.type == WSMsgType.ERROR:
+                return
+
+    async def _text(self, raw: str) -> bool:
+        """Handle one text message; return True once the session is over."""
+        try:
+            message = json.loads(raw)
+            kind = message.get("type") or message.get("messageType")
+        except (ValueError, AttributeError) as err:
+            raise ViolationError("Message is not a JSON object") from err
+        if kind == "CONFIG":
+            if self._recognizer is not None:
+                raise ViolationError("Session is already configured")
+            await self._configure(message.get("pipeline"))
+            return self._ws.closed
+        if kind == "EOS":
+            if self._recognizer is None:
+                raise ViolationError("EOS before CONFIG")
+            await self._finish()
+            return True
+        raise ViolationError(f"Unknown message type: {kind!r}")
+
+    async def _configure(self, pipeline: Any) -> None:
+        self._state.counters.pipelines.append(pipeline)
+        self._check_pipeline(pipeline)
+        faults = self._state.faults
+        fail, faults.error_after_config = faults.take(faults.error_after_config)
+        if fail:
+            await self._fail("Injected fault: pipeline failed to start", WSCloseCode.INTERNAL_ERROR)
+            return
+        asr = pipeline[0]
+        self._record["tag"] = asr["config"]["tag"]
+        self._interims = bool(asr["config"].get("parameters", {}).get("enableInterims"))
+        self._punctuate = any(stage.get("task") == "NLP_pc" for stage in pipeline[1:])
+        drop, faults.drop_sessions = faults.take(faults.drop_sessions)
+        self._drop_at = faults.drop_after_bytes if drop else None
+        self._recognizer = await self._new_recognizer()
+        recording_id = self._session_id + 5000
+        self._record["recordingId"] = recording_id
+        await self.send(
+            {
+                "type": "STATUS",
+                "status": "CONFIGURED",
+                "sessionId": self._session_id,
+                "recordingId": recording_id,
+            }
+        )
+        if faults.warning:
+            await self.send({"type": "WARNING", "message": "Injected warning: audio level low"})
+
+    @staticmethod
+    def _check_pipeline(pipeline: Any) -> None:
+        if not isinstance(pipeline, list) or not pipeline:
+            raise ViolationError("CONFIG needs a non-empty pipeline")
+        for index, stage in enumerate(pipeline):
+            if not isinstance(stage, dict) or not isinstance(stage.get("config"), dict):
+                raise ViolationError(f"Stage {index} is malformed")
+            task, tag = stage.get("task"), str(stage["config"].get("tag", ""))
+            if index == 0 and task != "ASR":
+                raise ViolationError("The first stage must be ASR")
+            feature = "onlineAsr" if task == "ASR" else None
+            if find_option(str(task), tag, feature) is None:
+                raise ViolationError(f"Unknown or non-streaming tag for {task}: {tag}")
+
+    async def _new_recognizer(self) -> Recognizer:
+        if self._state.settings.mode is RecognitionMode.BYTES:
+            return ByteCounter()
+        pool = self._state.pool
+        return SphinxRecognizer(pool, await asyncio.to_thread(pool.take))
+
+    async def _audio(self, frame: bytes) -> None:
+        if self._recognizer is None:
+            raise ViolationError("Audio before CONFIGURED")
+        if len(frame) % 2:
+            raise ViolationError("Audio frame splits a 16-bit sample")
+        self._received += len(frame)
+        self._digest.update(frame)
+        self._recognizer.feed(frame)
+        if self._drop_at is not None and self._received >= self._drop_at:
+            _LOGGER.info("session %s: injected drop", self._session_id)
+            transport = self._request.transport
+            if transport is not None:
+                transport.abort()
+            raise ConnectionResetError("injected drop")
+        if self._interims:
+            await self._maybe_interim(len(frame))
+
+    async def _maybe_interim(self, size: int) -> None:
+        self._since_interim += size
+        if self._since_interim < self._state.settings.interim_interval_ms * 32:
+            return
+        self._since_interim = 0
+        text = self._recognizer.partial() if self._recognizer else ""
+        if text and text != self._interim_text:
+            self._interim_text = text
+            await self.send(self._segment(text.split(), final=False))
+
+    def _segment(self, words: list[str], final: bool, left: bool = False) -> dict[str, Any]:
+        length = self._received // 32
+        tokens = [
+            {
+                "text": word,
+                "isLeftHanded": left,
+                "isRightHanded": False,
+                "startOffsetMs": 0,
+                "endOffsetMs": length,
+            }
+            for word in words
+        ]
+        segment = {"isFinal": final, "startTimeMs": 0, "endTimeMs": length, "tokens": tokens}
+        return {"type": "TEXT_SEGMENT", "textSegment": segment}
+
+    async def _finish(self) -> None:
+        faults = self._state.faults
+        never, faults.never_finish = faults.take(faults.never_finish)
+        if faults.finished_delay:
+            await asyncio.sleep(faults.finished_delay)
+        assert self._recognizer is not None
+        text = self._recognizer.finish()
+        self._record["text"] = text
+        for segment in self._final_segments(text, faults.split_finals):
+            await self.send(segment)
+        if never:
+            _LOGGER.info("session %s: injected fault: FINISHED never comes", self._session_id)
+            async for _ in self._ws:
+                pass  # hold the socket open until the client gives up
+            return
+        await self.send({"type": "STATUS", "status": "FINISHED", "lengthMs": self._received // 32})
+        self._record["finished"] = True
+        self._state.counters.sessions_finished += 1
+        await self._ws.close(code=WSCloseCode.OK)
+
+    def _final_segments(self, text: str, split: bool) -> list[dict[str, Any]]:
+        words = text.split()
+        if not words:
+            return []
+        if self._punctuate:
+            words[0] = words[0][:1].upper() + words[0][1:]
+        groups = [[word] for word in words] if split else [words]
+        segments = [self._segment(group, final=True) for group in groups]
+        if self._punctuate:
+            full_stop = self._segment(["."], final=True, left=True)["textSegment"]["tokens"]
+            segments[-1]["textSegment"]["tokens"] += full_stop
+        return segments
