@@ -258,7 +258,7 @@ async def test_strict_checks_send_error_then_policy_close(
     messages, code = await _violate(sim, http, *steps)
     error = messages[-1]
     assert kind(error) == "ERROR"
-    assert reason in str(error["error"]["message"])
+    assert reason in str(error["error"]["message"])  # type: ignore[index]
     assert code == 1008
     assert (await sim.counters(http))["protocol_violations"] == 1
 

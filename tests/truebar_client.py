@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-TOKEN_PATH = "/realms/truebar/protocol/openid-connect/token"  # noqa: S105 - a URL path
+TOKEN_PATH = "/realms/truebar/protocol/openid-connect/token"
 
 
 async def password_grant(
