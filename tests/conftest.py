@@ -70,3 +70,65 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """A client HTTP session."""
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+@dataclass
+class Bridge:
+    """A running bridge: its port and shared context."""
+
+    port: int
+    ctx: Any
+    server: Any
+    http: aiohttp.ClientSession
+
+    async def close(self) -> None:
+        """Stop the server and its HTTP session."""
+        await self.server.stop(1.0)
+        await self.http.close()
+
+
+def bridge_settings(sim: Sim | None, **overrides: Any) -> Any:
+    """Settings pointing the bridge at a simulator (or nowhere), on a free loopback port."""
+    from wyoming_truebar.settings import merge  # noqa: PLC0415
+
+    base = sim.url if sim is not None else "http://127.0.0.1:9"
+    values: dict[str, Any] = {
+        "uri": "tcp://127.0.0.1:0",
+        "username": "demo",
+        "password": "demo",
+        "auth_url": base + "/realms/truebar/protocol/openid-connect/token",
+        "api_base_url": base,
+        "stt_ws_url": base.replace("http", "ws", 1) + "/api/pipelines/stream",
+        "asr_tags": "KALDI:en-US:*:*,KALDI:sl-SI:*:*,KALDI:de-DE:*:*",
+    }
+    values.update(overrides)
+    return merge({}, {}, values)
+
+
+async def start_bridge(sim: Sim | None, **overrides: Any) -> Bridge:
+    """Start the bridge in this process on a real loopback socket."""
+    from wyoming_truebar.__main__ import build_context, new_http_session  # noqa: PLC0415
+    from wyoming_truebar.server import BridgeServer  # noqa: PLC0415
+
+    settings = bridge_settings(sim, **overrides)
+    http = new_http_session(settings)
+    ctx = build_context(settings, http)
+    server = BridgeServer(ctx)
+    await server.start(settings.uri)
+    return Bridge(int(server.address.rsplit(":", 1)[1]), ctx, server, http)
+
+
+@pytest.fixture
+async def bridge(sim: Sim) -> AsyncIterator[Bridge]:
+    """The bridge in front of the recognising simulator."""
+    running = await start_bridge(sim)
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+async def byte_bridge(byte_sim: Sim) -> AsyncIterator[Bridge]:
+    """The bridge in front of the byte-counting simulator."""
+    running = await start_bridge(byte_sim)
+    yield running
+    await running.close()

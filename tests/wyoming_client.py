@@ -1,0 +1,100 @@
+"""Drives the bridge with the real `wyoming` client, the way Home Assistant does."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import numpy as np
+import soxr
+from wyoming.asr import Transcribe
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.event import Event
+
+
+@dataclass
+class Reply:
+    """What the server answered to one utterance."""
+
+    events: list[Event] = field(default_factory=list)
+    closed: bool = False
+    """Whether the server closed the connection after its answer."""
+
+    @property
+    def text(self) -> str | None:
+        """The transcript text, or None if there was none."""
+        for event in self.events:
+            if event.type == "transcript":
+                return str(event.data["text"])
+        return None
+
+    @property
+    def error_code(self) -> str | None:
+        """The error code, or None if there was no error."""
+        for event in self.events:
+            if event.type == "error":
+                return str(event.data.get("code"))
+        return None
+
+
+def to_format(pcm16k: bytes, rate: int, width: int, channels: int) -> bytes:
+    """Re-encode 16 kHz mono s16le at another rate, width and channel count (soxr VHQ)."""
+    samples = np.frombuffer(pcm16k, "<i2").astype(np.float64) / 32768
+    if rate != 16000:
+        samples = soxr.resample(samples, 16000, rate, quality="VHQ")
+    frames = np.repeat(samples[:, None], channels, axis=1).reshape(-1)
+    if width == 1:
+        return bytes(np.clip(np.rint(frames * 128 + 128), 0, 255).astype(np.uint8).tobytes())
+    scale = float(1 << (8 * width - 1))
+    ints = np.clip(np.rint(frames * scale), -scale, scale - 1).astype("<i4")
+    if width == 2:
+        return bytes(ints.astype("<i2").tobytes())
+    if width == 4:
+        return bytes(ints.tobytes())
+    raw = ints.tobytes()
+    return b"".join(raw[i : i + 3] for i in range(0, len(raw), 4))
+
+
+async def read_reply(client: AsyncTcpClient, timeout: float = 15) -> Reply:
+    """Read until transcript, error, or the server closing (bounded)."""
+    reply = Reply()
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await client.read_event()
+            if event is None:
+                reply.closed = True
+                return reply
+            reply.events.append(event)
+            if event.type == "transcript":
+                return reply
+            if event.type == "error":
+                reply.closed = await client.read_event() is None
+                return reply
+
+
+async def transcribe(
+    port: int,
+    pcm: bytes,
+    language: str | None = "en",
+    rate: int = 16000,
+    width: int = 2,
+    channels: int = 1,
+    samples_per_chunk: int = 1024,
+    realtime: bool = False,
+    timeout: float = 15,
+) -> Reply:
+    """Send one utterance on a new connection, as Home Assistant does, and read the answer."""
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Transcribe(language=language).event())
+        await client.write_event(AudioStart(rate=rate, width=width, channels=channels).event())
+        step = samples_per_chunk * width * channels
+        for offset in range(0, len(pcm), step):
+            chunk = pcm[offset : offset + step]
+            await client.write_event(
+                AudioChunk(rate=rate, width=width, channels=channels, audio=chunk).event()
+            )
+            if realtime:
+                await asyncio.sleep(len(chunk) / (rate * width * channels))
+        await client.write_event(AudioStop().event())
+        return await read_reply(client, timeout)

@@ -1,0 +1,100 @@
+"""Command line of `wyoming-truebar`: wire settings, HTTP session, credentials and server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import aiohttp
+
+from . import __version__
+from .credentials import CredentialsCache
+from .handler import BridgeContext
+from .languages import LanguageMap, build_info
+from .server import BridgeServer
+from .settings import Settings, SettingsError, add_arguments, dumps_public, load_settings
+
+_LOGGER = logging.getLogger(__name__)
+SHUTDOWN_GRACE = 10.0
+"""Seconds utterances in flight may take to finish after SIGTERM."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser (every setting has a flag; secrets do not)."""
+    parser = argparse.ArgumentParser(
+        prog="wyoming-truebar",
+        description="Wyoming speech-to-text server streaming to Truebar. Every setting can also "
+        "be given as env TRUEBAR_<NAME> or in the --config file. The password is read from "
+        "TRUEBAR_PASSWORD, the config file, or --password-file; never from the command line.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    add_arguments(parser)
+    return parser
+
+
+def build_context(settings: Settings, http: aiohttp.ClientSession) -> BridgeContext:
+    """Return the state shared by all connections."""
+    languages = LanguageMap(settings.tags, settings.default_language)
+    return BridgeContext(
+        settings=settings,
+        http=http,
+        credentials=CredentialsCache(http, settings),
+        languages=languages,
+        info=build_info(settings.tags).event(),
+    )
+
+
+def new_http_session(settings: Settings) -> aiohttp.ClientSession:
+    """The process's one HTTP session; its pool holds every concurrent Truebar stream."""
+    connector = aiohttp.TCPConnector(limit=settings.max_sessions + 8, limit_per_host=0)
+    return aiohttp.ClientSession(connector=connector)
+
+
+async def main(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT, then stop gracefully."""
+    if not settings.verify_tls:
+        _LOGGER.warning(
+            "TLS certificate verification is OFF (verify_tls=false): use this only "
+            "with a self-signed test deployment"
+        )
+    _LOGGER.debug("Settings: %s", dumps_public(settings))
+    async with new_http_session(settings) as http:
+        server = BridgeServer(build_context(settings, http))
+        if settings.uri.startswith("stdio://"):
+            await server.serve_stdio()
+            return
+        await server.start(settings.uri)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        _LOGGER.info("Stopping")
+        await server.stop(SHUTDOWN_GRACE)
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `wyoming-truebar` command."""
+    try:
+        settings = load_settings(argv, parser=build_parser())
+    except SettingsError as err:
+        print(f"wyoming-truebar: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    logging.basicConfig(
+        level=logging.DEBUG if settings.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not settings.debug:
+        logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    asyncio.run(main(settings))
+
+
+if __name__ == "__main__":
+    run()

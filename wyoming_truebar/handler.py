@@ -1,0 +1,239 @@
+"""One Wyoming connection: describe, transcribe, audio in, transcript or error out."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass, field
+
+import aiohttp
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioStart
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Describe
+
+from .audio import AudioConverter
+from .credentials import CredentialsCache
+from .errors import (
+    BridgeError,
+    BusyError,
+    ClientProtocolError,
+    ClientTimeoutError,
+    LanguageError,
+    UtteranceTooLongError,
+)
+from .languages import Choice, LanguageMap
+from .protocol import Stage
+from .settings import Settings
+from .truebar import TruebarSession
+from .wyoming_io import read_event, write_event
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class BridgeContext:
+    """What all connections share: settings, the HTTP session, the credentials cache."""
+
+    settings: Settings
+    http: aiohttp.ClientSession
+    credentials: CredentialsCache
+    languages: LanguageMap
+    info: Event
+    active: int = 0
+    """Utterances in flight (bounded by max_sessions)."""
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def next_id(self) -> str:
+        """Return a session id for log lines."""
+        return f"s{next(self._ids):05d}"
+
+    def stages(self, choice: Choice) -> list[Stage]:
+        """Return the CONFIG pipeline for an utterance."""
+        return [Stage("ASR", choice.tag, {"enableInterims": self.settings.enable_interims})]
+
+
+@dataclass
+class Utterance:
+    """The state of the utterance in progress on a connection."""
+
+    session: TruebarSession
+    choice: Choice
+    started: float
+    converter: AudioConverter | None = None
+    input_bytes: int = 0
+    max_input_bytes: int = 0
+
+
+class BridgeHandler:
+    """Serves one client connection; any failure becomes `error`, then the connection closes."""
+
+    def __init__(
+        self, ctx: BridgeContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._ctx = ctx
+        self._reader = reader
+        self._writer = writer
+        self._request: Transcribe | None = None
+        self._utterance: Utterance | None = None
+        self._label = "connection"
+
+    async def run(self) -> None:
+        """Read events until the client leaves, fails, or is failed."""
+        try:
+            while await self._next():
+                pass
+        except BridgeError as err:
+            await self._fail(err)
+        except Exception:
+            _LOGGER.exception("%s: internal error", self._label)
+            await self._fail(BridgeError("The speech-to-text server hit an internal error"))
+        finally:
+            await self._end_utterance()
+            self._writer.close()
+
+    async def _next(self) -> bool:
+        settings = self._ctx.settings
+        try:
+            async with asyncio.timeout(settings.idle_timeout):
+                event = await read_event(self._reader, settings.max_event_bytes)
+        except TimeoutError as err:
+            raise ClientTimeoutError(
+                f"No event from the client for {settings.idle_timeout:g} seconds"
+            ) from err
+        except ConnectionError:
+            return False
+        if event is None:
+            return False
+        return await self.handle_event(event)
+
+    async def _fail(self, err: BridgeError) -> None:
+        _LOGGER.warning(
+            "%s: failed with %s: %s%s",
+            self._label,
+            err.code,
+            err,
+            f" ({err.detail})" if err.detail else "",
+        )
+        await write_event(Error(text=str(err), code=err.code).event(), self._writer)
+
+    async def handle_event(self, event: Event) -> bool:
+        """Handle one event; False ends the connection."""
+        if Describe.is_type(event.type):
+            return await write_event(self._ctx.info, self._writer)
+        if Transcribe.is_type(event.type):
+            self._request = Transcribe.from_event(event)
+            if self._utterance is None:
+                self._begin()
+            return True
+        if event.type == "audio-start":
+            self._audio_start(event)
+            return True
+        if event.type == "audio-chunk":
+            self._audio_chunk(event)
+            return True
+        if event.type == "audio-stop":
+            return await self._audio_stop()
+        _LOGGER.debug("%s: ignoring event %s", self._label, event.type)
+        return True
+
+    def _choose(self) -> Choice:
+        languages = self._ctx.languages
+        request = self._request
+        if request is not None and request.name:
+            by_name = languages.by_model_name(request.name)
+            if by_name is not None:
+                return by_name
+        wanted = request.language if request is not None else None
+        choice = languages.resolve(wanted)
+        if choice is not None:
+            return choice
+        if self._ctx.settings.strict_language:
+            raise LanguageError(f"Language {wanted!r} is not offered by this server")
+        fallback = languages.default()
+        _LOGGER.warning("%s: no tag for language %r; using %s", self._label, wanted, fallback.tag)
+        return fallback
+
+    def _begin(self) -> None:
+        ctx = self._ctx
+        choice = self._choose()
+        if ctx.active >= ctx.settings.max_sessions:
+            raise BusyError("The speech-to-text server is busy; try again shortly")
+        self._label = ctx.next_id()
+        session = TruebarSession(
+            ctx.http, ctx.credentials, ctx.settings, ctx.stages(choice), self._label
+        )
+        ctx.active += 1
+        self._utterance = Utterance(session, choice, asyncio.get_running_loop().time())
+        session.start()
+        _LOGGER.debug("%s: utterance started (%s)", self._label, choice.tag)
+
+    def _audio_start(self, event: Event) -> None:
+        if self._utterance is None:
+            self._begin()
+        assert self._utterance is not None
+        start = AudioStart.from_event(event)
+        self._set_format(start.rate, start.width, start.channels)
+
+    def _set_format(self, rate: int, width: int, channels: int) -> None:
+        utt = self._utterance
+        assert utt is not None
+        if utt.converter is not None:
+            utt.session.send(utt.converter.flush())
+        utt.converter = AudioConverter(rate, width, channels)
+        seconds = self._ctx.settings.max_utterance_seconds
+        utt.max_input_bytes = utt.input_bytes + int(seconds * utt.converter.input_bytes_per_second)
+
+    def _audio_chunk(self, event: Event) -> None:
+        utt = self._utterance
+        if utt is None or utt.converter is None:
+            raise ClientProtocolError("audio-chunk came before audio-start")
+        data, conv = event.data, utt.converter
+        if (
+            data.get("rate", conv.rate),
+            data.get("width", conv.width),
+            data.get("channels", conv.channels),
+        ) != (conv.rate, conv.width, conv.channels):
+            self._set_format(data["rate"], data["width"], data["channels"])
+            conv = utt.converter
+        payload = event.payload or b""
+        utt.input_bytes += len(payload)
+        if utt.input_bytes > utt.max_input_bytes:
+            raise UtteranceTooLongError(
+                f"The utterance is longer than {self._ctx.settings.max_utterance_seconds:g} seconds"
+            )
+        utt.session.send(conv.convert(payload))
+
+    async def _audio_stop(self) -> bool:
+        utt = self._utterance
+        if utt is None:
+            raise ClientProtocolError("audio-stop came before audio-start")
+        if utt.converter is not None:
+            utt.session.send(utt.converter.flush())
+        stopped = asyncio.get_running_loop().time()
+        text = await utt.session.finish()
+        latency = asyncio.get_running_loop().time() - stopped
+        sent = await write_event(
+            Transcript(text=text, language=utt.choice.language).event(), self._writer
+        )
+        seconds = utt.input_bytes / utt.converter.input_bytes_per_second if utt.converter else 0.0
+        _LOGGER.info(
+            "%s: transcript in %.0f ms (language %s, %.2f s of audio, %d attempt(s))",
+            self._label,
+            latency * 1000,
+            utt.choice.language,
+            seconds,
+            utt.session.attempts,
+        )
+        _LOGGER.debug("%s: transcript text: %r", self._label, text)
+        await self._end_utterance()
+        self._request = None
+        return sent
+
+    async def _end_utterance(self) -> None:
+        utt, self._utterance = self._utterance, None
+        if utt is not None:
+            self._ctx.active -= 1
+            await utt.session.close()

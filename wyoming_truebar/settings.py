@@ -1,0 +1,302 @@
+"""Settings: one table, merged CLI > env > config file > defaults, validated by one schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+import yaml
+
+ENV_PREFIX = "TRUEBAR_"
+DEFAULT_TAGS = ("KALDI:sl-SI:*:*", "KALDI:en-US:*:*", "KALDI:de-DE:*:*")
+
+
+class SettingsError(Exception):
+    """A bad or missing setting; the message is one line naming it."""
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    tags = tuple(str(t).strip() for t in items if str(t).strip())
+    for tag in tags:
+        if len(tag.split(":")) != 4:
+            raise vol.Invalid(f"tag {tag!r} is not FRAMEWORK:language:domain:version")
+    if not tags:
+        raise vol.Invalid("at least one tag is needed")
+    return tags
+
+
+def _url(schemes: tuple[str, ...]) -> Any:
+    def check(value: Any) -> str:
+        text = str(value)
+        if not text.startswith(tuple(s + "://" for s in schemes)):
+            raise vol.Invalid(f"must start with {' or '.join(s + '://' for s in schemes)}")
+        return text
+
+    return check
+
+
+def _seconds(low: float = 0.1, high: float = 3600) -> Any:
+    return vol.All(vol.Coerce(float), vol.Range(min=low, max=high))
+
+
+_BOOL = vol.Boolean()
+_OPT_STR = vol.Any(None, vol.All(str, vol.Length(min=1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting: its name (key in the file, env TRUEBAR_<NAME>, flag --<name>), rule, help."""
+
+    name: str
+    default: Any
+    rule: Any
+    help: str
+    flag: bool = True
+    """False for secrets: they never go on a command line (env or file only)."""
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "uri",
+        "tcp://0.0.0.0:10300",
+        _url(("tcp", "unix", "stdio")),
+        "Wyoming address to serve: tcp://HOST:PORT, unix://PATH or stdio://",
+    ),
+    Option("username", None, _OPT_STR, "Truebar user (a service user with the online role)"),
+    Option("password", None, _OPT_STR, "Truebar password (env or config file only)", flag=False),
+    Option(
+        "password_file", None, _OPT_STR, "file holding the Truebar password (container secrets)"
+    ),
+    Option("client_id", "truebar-client", str, "OAuth client id"),
+    Option(
+        "auth_url",
+        "https://auth.true-bar.si/realms/truebar/protocol/openid-connect/token",
+        _url(("http", "https")),
+        "token endpoint URL",
+    ),
+    Option("api_base_url", "https://api.true-bar.si", _url(("http", "https")), "REST API base URL"),
+    Option(
+        "stt_ws_url",
+        "wss://api.true-bar.si/api/pipelines/stream",
+        _url(("ws", "wss")),
+        "streaming WebSocket URL",
+    ),
+    Option(
+        "asr_tag",
+        None,
+        vol.Any(None, vol.All(_tags, vol.Length(max=1))),
+        "force this one ASR tag for every utterance (e.g. KALDI:en-US:*:*)",
+    ),
+    Option(
+        "asr_tags",
+        DEFAULT_TAGS,
+        _tags,
+        "comma-separated ASR tags to offer; their languages are advertised to clients",
+    ),
+    Option(
+        "default_language",
+        None,
+        _OPT_STR,
+        "language used when a client asks for one with no tag (default: the first tag's)",
+    ),
+    Option(
+        "strict_language",
+        False,
+        _BOOL,
+        "refuse an unknown language with an error instead of using the default",
+    ),
+    Option("token_timeout", 10.0, _seconds(), "seconds for one token request"),
+    Option("connect_timeout", 5.0, _seconds(), "seconds for the WebSocket connect and upgrade"),
+    Option("setup_timeout", 5.0, _seconds(), "seconds to wait for INITIALIZED and CONFIGURED"),
+    Option("finish_timeout", 5.0, _seconds(), "seconds to wait for FINISHED after audio-stop"),
+    Option(
+        "heartbeat",
+        10.0,
+        _seconds(1),
+        "seconds between WebSocket pings; a missing pong ends a dead connection",
+    ),
+    Option(
+        "idle_timeout",
+        30.0,
+        _seconds(),
+        "seconds a client may stay silent (no event) before it is disconnected",
+    ),
+    Option(
+        "max_utterance_seconds",
+        60.0,
+        _seconds(1, 600),
+        "longest utterance, in seconds of audio (bounds the replay buffer)",
+    ),
+    Option(
+        "max_sessions",
+        200,
+        vol.All(vol.Coerce(int), vol.Range(min=1, max=10000)),
+        "most utterances served at once; one more gets the error `busy`",
+    ),
+    Option(
+        "max_event_bytes",
+        1 << 20,
+        vol.All(vol.Coerce(int), vol.Range(min=4096)),
+        "largest Wyoming event (header, data and payload) accepted, in bytes",
+    ),
+    Option(
+        "reconnect_attempts",
+        3,
+        vol.All(vol.Coerce(int), vol.Range(min=1, max=10)),
+        "Truebar connections tried per utterance before giving up",
+    ),
+    Option(
+        "reconnect_deadline",
+        10.0,
+        _seconds(),
+        "seconds after audio-stop within which reconnects may still start",
+    ),
+    Option(
+        "verify_tls",
+        True,
+        _BOOL,
+        "verify Truebar's TLS certificates (turn off only for self-signed test deployments)",
+    ),
+    Option("enable_interims", False, _BOOL, "ask Truebar for interim segments (not needed)"),
+    Option("debug", False, _BOOL, "log at DEBUG"),
+)
+
+_BY_NAME = {o.name: o for o in OPTIONS}
+SCHEMA = vol.Schema({vol.Required(o.name): o.rule for o in OPTIONS})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Validated settings; the password never shows in a repr."""
+
+    uri: str
+    username: str
+    password: str = field(repr=False)
+    password_file: str | None
+    client_id: str
+    auth_url: str
+    api_base_url: str
+    stt_ws_url: str
+    asr_tag: tuple[str, ...] | None
+    asr_tags: tuple[str, ...]
+    default_language: str | None
+    strict_language: bool
+    token_timeout: float
+    connect_timeout: float
+    setup_timeout: float
+    finish_timeout: float
+    heartbeat: float
+    idle_timeout: float
+    max_utterance_seconds: float
+    max_sessions: int
+    max_event_bytes: int
+    reconnect_attempts: int
+    reconnect_deadline: float
+    verify_tls: bool
+    enable_interims: bool
+    debug: bool
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The ASR tags in use: the forced one, or the offered list."""
+        return self.asr_tag or self.asr_tags
+
+
+def env_name(name: str) -> str:
+    """Return the environment variable of a setting."""
+    return ENV_PREFIX + name.upper()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --config and a flag per setting (defaults suppressed, so only given flags count)."""
+    parser.add_argument("--config", help="YAML or JSON file of settings (env TRUEBAR_CONFIG)")
+    for option in OPTIONS:
+        if not option.flag:
+            continue
+        default = option.default
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        extra: dict[str, Any] = {}
+        if isinstance(default, bool):
+            extra["action"] = argparse.BooleanOptionalAction
+        parser.add_argument(
+            "--" + option.name.replace("_", "-"),
+            default=argparse.SUPPRESS,
+            help=f"{option.help} (env {env_name(option.name)}; default: {shown})",
+            **extra,
+        )
+
+
+def read_config_file(path: str | None) -> dict[str, Any]:
+    """Read a YAML or JSON settings file (JSON is YAML too)."""
+    if not path:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise SettingsError(f"config file {path}: cannot read it ({type(err).__name__})") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"config file {path}: expected a mapping of settings")
+    for key in data:
+        if key not in _BY_NAME:
+            raise SettingsError(f"config file {path}: unknown setting {key!r}")
+    return data
+
+
+def _describe(name: str) -> str:
+    flag = f"--{name.replace('_', '-')}, " if _BY_NAME[name].flag else ""
+    return f"setting {name!r} ({flag}env {env_name(name)})"
+
+
+def merge(cli: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, Any]) -> Settings:
+    """Merge the sources (CLI > env > file > defaults), validate, and resolve the password."""
+    merged = {o.name: o.default for o in OPTIONS}
+    merged.update(file)
+    merged.update({o.name: env[env_name(o.name)] for o in OPTIONS if env_name(o.name) in env})
+    merged.update(cli)
+    try:
+        values = SCHEMA(merged)
+    except vol.MultipleInvalid as err:
+        first = err.errors[0]
+        name = str(first.path[0]) if first.path else "?"
+        # Never echo the value: it may be a secret.
+        raise SettingsError(f"{_describe(name)}: {first.error_message}") from None
+    if values["password_file"]:
+        try:
+            values["password"] = Path(values["password_file"]).read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise SettingsError(f"{_describe('password_file')}: cannot read the file") from err
+    for required in ("username", "password"):
+        if not values[required]:
+            hint = " or password_file" if required == "password" else ""
+            raise SettingsError(f"{_describe(required)}{hint} is required")
+    return Settings(**{f.name: values[f.name] for f in fields(Settings)})
+
+
+def load_settings(
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    parser: argparse.ArgumentParser | None = None,
+) -> Settings:
+    """Parse the command line, read the environment and the config file, return Settings."""
+    environ = os.environ if environ is None else environ
+    parser = parser or argparse.ArgumentParser(prog="wyoming-truebar")
+    if not any(a.dest == "config" for a in parser._actions):
+        add_arguments(parser)
+    args = vars(parser.parse_args(argv))
+    config_path = args.pop("config", None) or environ.get(env_name("config"))
+    return merge(args, environ, read_config_file(config_path))
+
+
+def dumps_public(settings: Settings) -> str:
+    """Return the settings as JSON for the debug log, with the password left out."""
+    public = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "password"}
+    return json.dumps(public, default=list)

@@ -1,0 +1,253 @@
+"""One utterance's Truebar stream: the only module that touches the Truebar WebSocket.
+
+The session connects while the user still speaks, buffers audio until CONFIGURED, then
+forwards each chunk as it arrives. The utterance's audio is kept (bounded) so that a
+connection lost before FINISHED can be replaced and the audio replayed from its start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+import aiohttp
+
+from .credentials import CredentialsCache
+from .errors import (
+    AuthError,
+    BridgeError,
+    BridgeTimeoutError,
+    ConnectionLostError,
+    ProtocolError,
+    ServiceError,
+    ServiceUnavailableError,
+    UpgradeRefusedError,
+)
+from .protocol import EOS_MESSAGE, Message, Stage, TranscriptAssembler, encode_config, parse_message
+from .settings import Settings
+
+_LOGGER = logging.getLogger(__name__)
+BACKOFF = (0.05, 0.25, 0.5, 1.0)
+"""Seconds to wait before reconnect attempt 2, 3, ... (the last repeats)."""
+
+OnFinal = Callable[[str], None]
+
+
+class TruebarSession:
+    """Streams one utterance to Truebar and returns the joined final text."""
+
+    def __init__(  # noqa: PLR0917 - the session's collaborators, all required
+        self,
+        http: aiohttp.ClientSession,
+        credentials: CredentialsCache,
+        settings: Settings,
+        stages: Sequence[Stage],
+        session_id: str,
+        on_final: OnFinal | None = None,
+    ) -> None:
+        self._http = http
+        self._credentials = credentials
+        self._settings = settings
+        self._config = encode_config(stages)
+        self.session_id = session_id
+        self._on_final = on_final
+        self._chunks: list[bytes] = []
+        self._ended = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[str] | None = None
+        self.attempts = 0
+        """Connections tried so far (more than one means a reconnect and replay)."""
+
+    def start(self) -> None:
+        """Begin connecting in the background (call as early as possible)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"truebar {self.session_id}")
+
+    def send(self, pcm: bytes) -> None:
+        """Queue 16 kHz mono s16le audio; it goes out as soon as the stream is configured."""
+        if pcm and not self._ended:
+            self._chunks.append(pcm)
+            self._wake.set()
+
+    async def finish(self) -> str:
+        """Send EOS after the queued audio, wait for FINISHED, return the transcript."""
+        self.start()
+        assert self._task is not None
+        self._ended = True
+        self._wake.set()
+        s = self._settings
+        # The attempt's own waits are all bounded; this outer bound is a last line of defence.
+        bound = s.reconnect_deadline + s.connect_timeout + 2 * s.setup_timeout + s.finish_timeout
+        try:
+            async with asyncio.timeout(bound + s.token_timeout):
+                return await self._task
+        except TimeoutError as err:
+            raise BridgeTimeoutError("Truebar did not finish the transcript in time") from err
+
+    async def close(self) -> None:
+        """Abandon the session (client gone or failed); safe to call at any time."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, BridgeError):
+                await task
+
+    async def _run(self) -> str:
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        while True:
+            self.attempts += 1
+            try:
+                return await self._attempt()
+            except BridgeError as err:
+                if self._ended and deadline is None:
+                    deadline = loop.time() + self._settings.reconnect_deadline
+                late = deadline is not None and loop.time() >= deadline
+                if not err.retryable or self.attempts >= self._settings.reconnect_attempts or late:
+                    raise
+                _LOGGER.warning(
+                    "%s: Truebar attempt %d failed (%s: %s); reconnecting and replaying %d chunks",
+                    self.session_id,
+                    self.attempts,
+                    err.code,
+                    err,
+                    len(self._chunks),
+                )
+                await asyncio.sleep(BACKOFF[min(self.attempts, len(BACKOFF)) - 1])
+
+    async def _attempt(self) -> str:
+        token = await self._credentials.access_token()
+        ws = await self._connect(token)
+        try:
+            await self._expect_status(ws, "INITIALIZED", configured=False)
+            await ws.send_str(self._config)
+            await self._expect_status(ws, "CONFIGURED", configured=False)
+            _LOGGER.debug("%s: Truebar session configured", self.session_id)
+            assembler = TranscriptAssembler()
+            reader = asyncio.create_task(self._read(ws, assembler))
+            reader.add_done_callback(lambda _: self._wake.set())
+            try:
+                await self._pump(ws, reader)
+                async with asyncio.timeout(self._settings.finish_timeout):
+                    await reader
+            except TimeoutError as err:
+                raise BridgeTimeoutError("Truebar did not send FINISHED in time") from err
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, BridgeError):
+                    await reader
+            return assembler.text
+        except (aiohttp.ClientError, ConnectionError) as err:
+            raise ConnectionLostError(
+                "The connection to Truebar was lost", detail=type(err).__name__
+            ) from err
+        finally:
+            await ws.close()
+
+    async def _connect(self, token: str) -> aiohttp.ClientWebSocketResponse:
+        s = self._settings
+        try:
+            async with asyncio.timeout(s.connect_timeout):
+                return await self._http.ws_connect(
+                    s.stt_ws_url,
+                    headers={"Authorization": f"Bearer {token}"},
+                    heartbeat=s.heartbeat,
+                    ssl=s.verify_tls,
+                    max_msg_size=4 << 20,
+                )
+        except aiohttp.WSServerHandshakeError as err:
+            if err.status == 401:
+                self._credentials.invalidate(token)
+                raise UpgradeRefusedError("Truebar refused the access token") from err
+            if err.status == 403:
+                raise AuthError("The Truebar user may not use streaming pipelines") from err
+            raise ServiceUnavailableError(
+                f"Truebar refused the stream (HTTP {err.status})"
+            ) from err
+        except TimeoutError as err:
+            raise ServiceUnavailableError("Connecting to Truebar timed out") from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise ServiceUnavailableError(
+                "Cannot reach Truebar", detail=type(err).__name__
+            ) from err
+
+    async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> Message:
+        """Return the next text message; a close or a socket error ends the attempt."""
+        while True:
+            msg = await ws.receive()
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                return parse_message(msg.data)
+            if msg.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSING,
+                aiohttp.WSMsgType.CLOSED,
+                aiohttp.WSMsgType.ERROR,
+            ):
+                raise ConnectionLostError(
+                    "Truebar closed the stream before FINISHED",
+                    detail=f"close code {ws.close_code}",
+                )
+            # Binary and ping frames carry nothing for us.
+
+    async def _expect_status(
+        self, ws: aiohttp.ClientWebSocketResponse, status: str, configured: bool
+    ) -> None:
+        try:
+            async with asyncio.timeout(self._settings.setup_timeout):
+                while True:
+                    message = await self._receive(ws)
+                    if message.kind == "STATUS" and message.status == status:
+                        return
+                    self._other(message, configured)
+        except TimeoutError as err:
+            raise BridgeTimeoutError(f"Truebar did not send {status} in time") from err
+
+    def _other(self, message: Message, configured: bool) -> None:
+        """Handle messages that need no reply: warnings, errors, unknown kinds."""
+        if message.kind == "ERROR":
+            _LOGGER.warning(
+                "%s: Truebar ERROR (id %s): %s", self.session_id, message.error_id, message.text
+            )
+            error = ServiceError(f"Truebar reported an error: {message.text}")
+            # An ERROR before CONFIGURED is about the pipeline itself: a retry cannot help.
+            error.retryable = configured
+            raise error
+        if message.kind == "WARNING":
+            _LOGGER.info("%s: Truebar warning: %s", self.session_id, message.text)
+        else:
+            _LOGGER.debug("%s: ignoring Truebar message %s", self.session_id, message.kind)
+
+    async def _read(
+        self, ws: aiohttp.ClientWebSocketResponse, assembler: TranscriptAssembler
+    ) -> None:
+        """Collect final segments until FINISHED."""
+        while True:
+            message = await self._receive(ws)
+            if message.kind == "TEXT_SEGMENT":
+                if message.final:
+                    added = assembler.add_final(message.tokens)
+                    if added and self._on_final is not None:
+                        self._on_final(added)
+            elif message.kind == "STATUS":
+                if message.status == "FINISHED":
+                    return
+            else:
+                self._other(message, configured=True)
+
+    async def _pump(self, ws: aiohttp.ClientWebSocketResponse, reader: asyncio.Task[None]) -> None:
+        """Send the utterance's audio from its start, keep up with new chunks, then EOS."""
+        sent = 0
+        while True:
+            while sent < len(self._chunks):
+                await ws.send_bytes(self._chunks[sent])
+                sent += 1
+            if reader.done():
+                reader.result()  # raises the reader's error
+                raise ProtocolError("Truebar sent FINISHED before the end of the audio")
+            if self._ended:
+                await ws.send_str(EOS_MESSAGE)
+                return
+            self._wake.clear()
+            await self._wake.wait()

@@ -1,0 +1,69 @@
+"""Reading and writing Wyoming events with limits: nothing is allocated past max_event_bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from wyoming.event import Event, async_write_event
+
+from .errors import ClientProtocolError
+
+HEADER_LIMIT = 64 * 1024
+"""Longest header line; the stream reader's buffer limit enforces it."""
+
+
+def _length(header: dict[str, Any], key: str) -> int:
+    value = header.get(key)
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ClientProtocolError(f"The event header has an invalid {key}")
+    return value
+
+
+async def read_event(reader: asyncio.StreamReader, max_bytes: int) -> Event | None:
+    """Read one event; None at the end of the stream. Oversized events are refused unread."""
+    try:
+        line = await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError:
+        return None  # the client went away (maybe mid-header)
+    except asyncio.LimitOverrunError as err:
+        raise ClientProtocolError("The event header is too long") from err
+    try:
+        header = json.loads(line)
+    except ValueError as err:
+        raise ClientProtocolError("The event header is not JSON") from err
+    if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+        raise ClientProtocolError("The event header has no type")
+    data_length = _length(header, "data_length")
+    payload_length = _length(header, "payload_length")
+    if len(line) + data_length + payload_length > max_bytes:
+        raise ClientProtocolError(f"The event is larger than the limit of {max_bytes} bytes")
+    data = header.get("data") or {}
+    if not isinstance(data, dict):
+        raise ClientProtocolError("The event data is not an object")
+    try:
+        if data_length:
+            extra = json.loads(await reader.readexactly(data_length))
+            if not isinstance(extra, dict):
+                raise ClientProtocolError("The event data is not an object")
+            data.update(extra)
+        payload = await reader.readexactly(payload_length) if payload_length else None
+    except asyncio.IncompleteReadError:
+        return None
+    except ValueError as err:
+        raise ClientProtocolError("The event data is not JSON") from err
+    return Event(type=header["type"], data=data, payload=payload)
+
+
+async def write_event(event: Event, writer: asyncio.StreamWriter) -> bool:
+    """Write one event; return False if the client has already gone (never raise for that)."""
+    if writer.is_closing():
+        return False
+    try:
+        await async_write_event(event, writer)
+    except (ConnectionError, RuntimeError):
+        return False
+    return True
