@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser (every option documented)."""
     p = argparse.ArgumentParser(
         prog="truebar-sim",
+        allow_abbrev=False,
         description="A local stand-in for the Truebar streaming speech-to-text service.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

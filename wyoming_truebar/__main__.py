@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser (every setting has a flag; secrets do not)."""
     parser = argparse.ArgumentParser(
         prog="wyoming-truebar",
+        allow_abbrev=False,  # or --password would silently mean --password-file
         description="Wyoming speech-to-text server streaming to Truebar. Every setting can also "
         "be given as env TRUEBAR_<NAME> or in the --config file. The password is read from "
         "TRUEBAR_PASSWORD, the config file, or --password-file; never from the command line.",

@@ -288,7 +288,7 @@ def load_settings(
 ) -> Settings:
     """Parse the command line, read the environment and the config file, return Settings."""
     environ = os.environ if environ is None else environ
-    parser = parser or argparse.ArgumentParser(prog="wyoming-truebar")
+    parser = parser or argparse.ArgumentParser(prog="wyoming-truebar", allow_abbrev=False)
     if not any(a.dest == "config" for a in parser._actions):
         add_arguments(parser)
     args = vars(parser.parse_args(argv))

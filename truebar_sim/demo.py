@@ -1,0 +1,165 @@
+"""The demo: start the simulator and the bridge, transcribe the bundled fixtures through Wyoming."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from typing import IO
+
+import aiohttp
+from wyoming.asr import Transcribe
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.info import Describe
+
+from .fixtures import Fixture, load_fixtures
+
+STARTUP_TIMEOUT = 30.0
+REPLY_TIMEOUT = 20.0
+
+
+def free_port() -> int:
+    """Return a loopback port that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_until(check: object, what: str) -> None:
+    """Poll an async check until it succeeds (bounded by STARTUP_TIMEOUT)."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        try:
+            await check()  # type: ignore[operator]
+        except (OSError, aiohttp.ClientError, TimeoutError):
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"demo: {what} did not start within {STARTUP_TIMEOUT:g} s"
+                ) from None
+            await asyncio.sleep(0.1)
+        else:
+            return
+
+
+@contextlib.asynccontextmanager
+async def running(
+    args: list[str], env: dict[str, str], log: IO[bytes]
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """Run a command for the duration of the block, then stop it with SIGTERM."""
+    proc = subprocess.Popen(args, env=env, stdout=log, stderr=log)  # noqa: ASYNC220, S603
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def utterance(port: int, fixture: Fixture, realtime: bool) -> tuple[str, float]:
+    """Send one fixture like Home Assistant does; return the transcript and its latency."""
+    pcm = fixture.pcm()
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Transcribe(language="en").event())
+        await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
+        for offset in range(0, len(pcm), 2048):
+            chunk = pcm[offset : offset + 2048]
+            await client.write_event(AudioChunk(16000, 2, 1, chunk).event())
+            if realtime:
+                await asyncio.sleep(len(chunk) / 32000)
+        await client.write_event(AudioStop().event())
+        stopped = time.perf_counter()
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            event = await client.read_event()
+        latency = time.perf_counter() - stopped
+    if event is None:
+        return "<connection closed>", latency
+    if event.type == "error":
+        return f"<error {event.data.get('code')}: {event.data.get('text')}>", latency
+    return str(event.data.get("text")), latency
+
+
+async def demo(realtime: bool) -> int:
+    """Run the whole demo; return the process exit code."""
+    sim_port, bridge_port = free_port(), free_port()
+    sim_url = f"http://127.0.0.1:{sim_port}"
+    env = {
+        **os.environ,
+        "TRUEBAR_USERNAME": "demo",
+        "TRUEBAR_PASSWORD": "demo",
+        "TRUEBAR_AUTH_URL": sim_url + "/realms/truebar/protocol/openid-connect/token",
+        "TRUEBAR_API_BASE_URL": sim_url,
+        "TRUEBAR_STT_WS_URL": f"ws://127.0.0.1:{sim_port}/api/pipelines/stream",
+    }
+    sim_cmd = [sys.executable, "-m", "truebar_sim", "--port", str(sim_port)]
+    bridge_cmd = [
+        sys.executable,
+        "-m",
+        "wyoming_truebar",
+        "--uri",
+        f"tcp://127.0.0.1:{bridge_port}",
+    ]
+    log = tempfile.NamedTemporaryFile(prefix="truebar-demo-", suffix=".log", delete=False)  # noqa: SIM115
+    print(f"Logs of the simulator and the bridge: {log.name}")
+    async with (
+        running(sim_cmd, env, log),
+        running(bridge_cmd, env, log),
+        aiohttp.ClientSession() as http,
+    ):
+
+        async def sim_up() -> None:
+            async with http.get(sim_url + "/api/info") as resp:
+                resp.raise_for_status()
+
+        async def bridge_up() -> None:
+            async with AsyncTcpClient("127.0.0.1", bridge_port) as client:
+                await client.write_event(Describe().event())
+                async with asyncio.timeout(1):
+                    await client.read_event()
+
+        await wait_until(sim_up, "the simulator")
+        await wait_until(bridge_up, "the bridge")
+        print(
+            f"Simulator on {sim_url}, bridge on tcp://127.0.0.1:{bridge_port}"
+            f" ({'real-time' if realtime else 'as fast as possible'} audio)\n"
+        )
+        right = 0
+        fixtures = load_fixtures()
+        for fixture in fixtures:
+            text, latency = await utterance(bridge_port, fixture, realtime)
+            ok = text == fixture.text
+            right += ok
+            mark = "ok  " if ok else "MISS"
+            print(
+                f"{mark} {latency * 1000:6.1f} ms  {text!r}"
+                + ("" if ok else f"  (said: {fixture.text!r})"),
+                flush=True,
+            )
+        print(
+            f"\n{right} of {len(fixtures)} transcripts match what was said; latency is "
+            "audio-stop -> transcript."
+        )
+        return 0 if right >= len(fixtures) // 2 else 1
+
+
+def run() -> None:
+    """Entry point of `truebar-demo`."""
+    parser = argparse.ArgumentParser(prog="truebar-demo", description=__doc__)
+    parser.add_argument(
+        "--fast", action="store_true", help="send audio as fast as possible instead of in real time"
+    )
+    args = parser.parse_args()
+    sys.exit(asyncio.run(demo(realtime=not args.fast)))
+
+
+if __name__ == "__main__":
+    run()
