@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,7 +62,10 @@ async def read_reply(client: AsyncTcpClient, timeout: float = 15) -> Reply:
     reply = Reply()
     async with asyncio.timeout(timeout):
         while True:
-            event = await client.read_event()
+            try:
+                event = await client.read_event()
+            except ConnectionError:
+                event = None
             if event is None:
                 reply.closed = True
                 return reply
@@ -69,7 +73,10 @@ async def read_reply(client: AsyncTcpClient, timeout: float = 15) -> Reply:
             if event.type == "transcript":
                 return reply
             if event.type == "error":
-                reply.closed = await client.read_event() is None
+                try:
+                    reply.closed = await client.read_event() is None
+                except ConnectionError:
+                    reply.closed = True
                 return reply
 
 
@@ -84,17 +91,26 @@ async def transcribe(
     realtime: bool = False,
     timeout: float = 15,
 ) -> Reply:
-    """Send one utterance on a new connection, as Home Assistant does, and read the answer."""
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Transcribe(language=language).event())
-        await client.write_event(AudioStart(rate=rate, width=width, channels=channels).event())
-        step = samples_per_chunk * width * channels
-        for offset in range(0, len(pcm), step):
-            chunk = pcm[offset : offset + step]
-            await client.write_event(
-                AudioChunk(rate=rate, width=width, channels=channels, audio=chunk).event()
-            )
-            if realtime:
-                await asyncio.sleep(len(chunk) / (rate * width * channels))
-        await client.write_event(AudioStop().event())
+    """Send one utterance on a new connection, as Home Assistant does, and read the answer.
+
+    A server that fails early closes while audio is still being written: like Home Assistant,
+    stop writing then and read what the server said before it closed.
+    """
+    client = AsyncTcpClient("127.0.0.1", port)
+    await client.connect()
+    try:
+        with contextlib.suppress(ConnectionError):
+            await client.write_event(Transcribe(language=language).event())
+            await client.write_event(AudioStart(rate=rate, width=width, channels=channels).event())
+            step = samples_per_chunk * width * channels
+            for offset in range(0, len(pcm), step):
+                chunk = pcm[offset : offset + step]
+                event = AudioChunk(rate=rate, width=width, channels=channels, audio=chunk).event()
+                await client.write_event(event)
+                if realtime:
+                    await asyncio.sleep(len(chunk) / (rate * width * channels))
+            await client.write_event(AudioStop().event())
         return await read_reply(client, timeout)
+    finally:
+        with contextlib.suppress(ConnectionError):
+            await client.disconnect()

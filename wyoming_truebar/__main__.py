@@ -20,8 +20,6 @@ from .server import BridgeServer
 from .settings import Settings, SettingsError, add_arguments, dumps_public, load_settings
 
 _LOGGER = logging.getLogger(__name__)
-SHUTDOWN_GRACE = 10.0
-"""Seconds utterances in flight may take to finish after SIGTERM."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +75,7 @@ async def main(settings: Settings) -> None:
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         _LOGGER.info("Stopping")
-        await server.stop(SHUTDOWN_GRACE)
+        await server.stop(settings.shutdown_grace)
 
 
 def run(argv: Sequence[str] | None = None) -> None:

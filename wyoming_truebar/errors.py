@@ -92,6 +92,12 @@ class UtteranceTooLongError(BridgeError):
     code = "too_long"
 
 
+class ForbiddenError(BridgeError):
+    """The client's address is not in allowed_networks."""
+
+    code = "forbidden"
+
+
 class ClientTimeoutError(BridgeError):
     """The client sent nothing for idle_timeout seconds."""
 

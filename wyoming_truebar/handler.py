@@ -28,9 +28,11 @@ from .languages import Choice, LanguageMap
 from .protocol import Stage
 from .settings import Settings
 from .truebar import TruebarSession
-from .wyoming_io import read_event, write_event
+from .wyoming_io import linger, read_event, write_event
 
 _LOGGER = logging.getLogger(__name__)
+WALL_SLACK = 10.0
+"""Seconds of wall time an utterance may take beyond max_utterance_seconds (client jitter)."""
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Utterance:
     converter: AudioConverter | None = None
     input_bytes: int = 0
     max_input_bytes: int = 0
+    max_wall_seconds: float = 0.0
 
 
 class BridgeHandler:
@@ -94,6 +97,13 @@ class BridgeHandler:
             await self._end_utterance()
             self._writer.close()
 
+    async def refuse(self, err: BridgeError) -> None:
+        """Answer a connection that may not be served with `error`, then close it."""
+        _LOGGER.warning("Refused %s: %s", self._writer.get_extra_info("peername"), err.code)
+        await write_event(Error(text=str(err), code=err.code).event(), self._writer)
+        await linger(self._reader, self._writer)
+        self._writer.close()
+
     async def _next(self) -> bool:
         settings = self._ctx.settings
         try:
@@ -118,6 +128,7 @@ class BridgeHandler:
             f" ({err.detail})" if err.detail else "",
         )
         await write_event(Error(text=str(err), code=err.code).event(), self._writer)
+        await linger(self._reader, self._writer)
 
     async def handle_event(self, event: Event) -> bool:
         """Handle one event; False ends the connection."""
@@ -166,7 +177,12 @@ class BridgeHandler:
             ctx.http, ctx.credentials, ctx.settings, ctx.stages(choice), self._label
         )
         ctx.active += 1
-        self._utterance = Utterance(session, choice, asyncio.get_running_loop().time())
+        self._utterance = Utterance(
+            session,
+            choice,
+            asyncio.get_running_loop().time(),
+            max_wall_seconds=ctx.settings.max_utterance_seconds + WALL_SLACK,
+        )
         session.start()
         _LOGGER.debug("%s: utterance started (%s)", self._label, choice.tag)
 
@@ -200,7 +216,9 @@ class BridgeHandler:
             conv = utt.converter
         payload = event.payload or b""
         utt.input_bytes += len(payload)
-        if utt.input_bytes > utt.max_input_bytes:
+        # Audio length bounds the buffer; the wall clock bounds a client that trickles audio.
+        too_slow = asyncio.get_running_loop().time() - utt.started > utt.max_wall_seconds
+        if utt.input_bytes > utt.max_input_bytes or too_slow:
             raise UtteranceTooLongError(
                 f"The utterance is longer than {self._ctx.settings.max_utterance_seconds:g} seconds"
             )

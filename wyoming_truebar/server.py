@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import sys
 from urllib.parse import urlparse
 
 from wyoming.event import async_get_stdin
 
+from .errors import ForbiddenError
 from .handler import BridgeContext, BridgeHandler
 from .wyoming_io import HEADER_LIMIT
 
@@ -30,9 +32,32 @@ class BridgeServer:
         assert task is not None
         self._tasks.add(task)
         try:
-            await BridgeHandler(self._ctx, reader, writer).run()
+            handler = BridgeHandler(self._ctx, reader, writer)
+            if self._allowed(writer):
+                await handler.run()
+            else:
+                await handler.refuse(ForbiddenError("This client is not allowed to connect"))
+        except asyncio.CancelledError:
+            # Cancelled at shutdown after the grace period. This is the connection's outermost
+            # frame: end quietly (Python 3.11's stream callback logs cancelled tasks as errors).
+            writer.close()
         finally:
             self._tasks.discard(task)
+
+    def _allowed(self, writer: asyncio.StreamWriter) -> bool:
+        networks = self._ctx.settings.allowed_networks
+        if not networks:
+            return True
+        peer = writer.get_extra_info("peername")
+        if not isinstance(peer, tuple):
+            return True  # unix sockets and pipes: guarded by file permissions instead
+        try:
+            address = ipaddress.ip_address(peer[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in networks)
 
     async def start(self, uri: str) -> None:
         """Start listening (tcp or unix); stdio is served by serve_stdio."""

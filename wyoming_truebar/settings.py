@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -40,6 +41,16 @@ def _url(schemes: tuple[str, ...]) -> Any:
         return text
 
     return check
+
+
+def _networks(value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    try:
+        return tuple(
+            ipaddress.ip_network(str(i).strip(), strict=False) for i in items if str(i).strip()
+        )
+    except ValueError as err:
+        raise vol.Invalid(f"not a network in CIDR form ({err})") from err
 
 
 def _seconds(low: float = 0.1, high: float = 3600) -> Any:
@@ -159,6 +170,19 @@ OPTIONS: tuple[Option, ...] = (
         "seconds after audio-stop within which reconnects may still start",
     ),
     Option(
+        "allowed_networks",
+        (),
+        _networks,
+        "comma-separated client networks (CIDR) allowed "
+        "to connect; empty allows all (the Wyoming protocol has no authentication)",
+    ),
+    Option(
+        "shutdown_grace",
+        10.0,
+        _seconds(0, 600),
+        "seconds utterances in flight may take to finish after SIGTERM",
+    ),
+    Option(
         "verify_tls",
         True,
         _BOOL,
@@ -199,6 +223,8 @@ class Settings:
     max_event_bytes: int
     reconnect_attempts: int
     reconnect_deadline: float
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    shutdown_grace: float
     verify_tls: bool
     enable_interims: bool
     debug: bool
@@ -222,6 +248,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         default = option.default
         shown = ",".join(default) if isinstance(default, tuple) else default
+        shown = "(none)" if shown in ("", None) else shown
         extra: dict[str, Any] = {}
         if isinstance(default, bool):
             extra["action"] = argparse.BooleanOptionalAction
@@ -299,4 +326,4 @@ def load_settings(
 def dumps_public(settings: Settings) -> str:
     """Return the settings as JSON for the debug log, with the password left out."""
     public = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "password"}
-    return json.dumps(public, default=list)
+    return json.dumps(public, default=lambda v: list(v) if isinstance(v, tuple) else str(v))

@@ -67,3 +67,25 @@ async def write_event(event: Event, writer: asyncio.StreamWriter) -> bool:
     except (ConnectionError, RuntimeError):
         return False
     return True
+
+
+LINGER_SECONDS = 0.5
+LINGER_BYTES = 1 << 20
+
+
+async def linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Close our side gracefully after an error: half-close, then discard what the client still
+    sends (bounded in time and bytes). Closing with unread data would make the kernel send a
+    reset, and the client could lose the `error` event before reading it."""
+    try:
+        if writer.can_write_eof():
+            writer.write_eof()
+        discarded = 0
+        async with asyncio.timeout(LINGER_SECONDS):
+            while discarded < LINGER_BYTES:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                discarded += len(data)
+    except (TimeoutError, ConnectionError, OSError, RuntimeError):
+        pass
