@@ -73,3 +73,27 @@ def test_bad_setting_stops_startup_with_one_line() -> None:
         "wyoming-truebar: error: setting 'finish_timeout' (--finish-timeout, "
         "env TRUEBAR_FINISH_TIMEOUT): expected float"
     ]
+
+
+async def test_sigterm_lets_the_utterance_in_flight_finish(sim: Sim) -> None:
+    from tests.procs import bridge_process  # noqa: PLC0415
+
+    fixture = load_fixtures()[2]
+    async with bridge_process(sim.url) as proc:
+        utterance = asyncio.create_task(transcribe(proc.port, fixture.pcm(), realtime=True))
+        await asyncio.sleep(1.0)
+        proc.proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        # No new connections are accepted once stopping...
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", proc.port)
+            writer.close()
+            refused = False
+        except ConnectionError:
+            refused = True
+        # ...but the utterance in flight still gets its transcript, and the exit is clean.
+        reply = await utterance
+        code = await asyncio.to_thread(proc.proc.wait, 20)
+    assert refused
+    assert reply.text == fixture.text
+    assert code == 0

@@ -6,10 +6,10 @@ import asyncio
 import itertools
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from wyoming.asr import Transcribe, Transcript
-from wyoming.audio import AudioStart
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe
@@ -33,6 +33,19 @@ from .wyoming_io import linger, read_event, write_event
 _LOGGER = logging.getLogger(__name__)
 WALL_SLACK = 10.0
 """Seconds of wall time an utterance may take beyond max_utterance_seconds (client jitter)."""
+
+
+def audio_format(
+    data: dict[str, Any], current: tuple[int, int, int] | None
+) -> tuple[int, int, int]:
+    """Read rate, width and channels of an audio event; missing fields keep `current`."""
+    values = []
+    for index, key in enumerate(("rate", "width", "channels")):
+        value = data.get(key, None if current is None else current[index])
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ClientProtocolError(f"The audio event has no valid {key}")
+        values.append(value)
+    return values[0], values[1], values[2]
 
 
 @dataclass
@@ -190,8 +203,7 @@ class BridgeHandler:
         if self._utterance is None:
             self._begin()
         assert self._utterance is not None
-        start = AudioStart.from_event(event)
-        self._set_format(start.rate, start.width, start.channels)
+        self._set_format(*audio_format(event.data, None))
 
     def _set_format(self, rate: int, width: int, channels: int) -> None:
         utt = self._utterance
@@ -206,13 +218,11 @@ class BridgeHandler:
         utt = self._utterance
         if utt is None or utt.converter is None:
             raise ClientProtocolError("audio-chunk came before audio-start")
-        data, conv = event.data, utt.converter
-        if (
-            data.get("rate", conv.rate),
-            data.get("width", conv.width),
-            data.get("channels", conv.channels),
-        ) != (conv.rate, conv.width, conv.channels):
-            self._set_format(data["rate"], data["width"], data["channels"])
+        conv = utt.converter
+        current = (conv.rate, conv.width, conv.channels)
+        fmt = audio_format(event.data, current)
+        if fmt != current:
+            self._set_format(*fmt)
             conv = utt.converter
         payload = event.payload or b""
         utt.input_bytes += len(payload)

@@ -327,3 +327,14 @@ def dumps_public(settings: Settings) -> str:
     """Return the settings as JSON for the debug log, with the password left out."""
     public = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "password"}
     return json.dumps(public, default=lambda v: list(v) if isinstance(v, tuple) else str(v))
+
+
+def markdown_table() -> str:
+    """Return the README's settings table (a test keeps the README in step with OPTIONS)."""
+    rows = ["| setting (file key) | env | flag | default | meaning |", "|---|---|---|---|---|"]
+    for o in OPTIONS:
+        default = ",".join(o.default) if isinstance(o.default, tuple) else o.default
+        shown = "—" if default in (None, "") else f"`{default}`"
+        flag = f"`--{o.name.replace('_', '-')}`" if o.flag else "(none: secret)"
+        rows.append(f"| `{o.name}` | `{env_name(o.name)}` | {flag} | {shown} | {o.help} |")
+    return "\n".join(rows)
