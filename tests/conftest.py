@@ -81,9 +81,13 @@ class Bridge:
     server: Any
     http: aiohttp.ClientSession
 
+    discovery: Any = None
+
     async def close(self) -> None:
         """Stop the server and its HTTP session."""
         await self.server.stop(1.0)
+        if self.discovery is not None:
+            await self.discovery.stop()
         await self.http.close()
 
 
@@ -100,6 +104,7 @@ def bridge_settings(sim: Sim | None, **overrides: Any) -> Any:
         "api_base_url": base,
         "stt_ws_url": base.replace("http", "ws", 1) + "/api/pipelines/stream",
         "asr_tags": "KALDI:en-US:*:*,KALDI:sl-SI:*:*,KALDI:de-DE:*:*",
+        "discovery_interval": 0,  # tests that want discovery turn it on
     }
     values.update(overrides)
     return merge({}, {}, values)
@@ -107,15 +112,21 @@ def bridge_settings(sim: Sim | None, **overrides: Any) -> Any:
 
 async def start_bridge(sim: Sim | None, **overrides: Any) -> Bridge:
     """Start the bridge in this process on a real loopback socket."""
-    from wyoming_truebar.__main__ import build_context, new_http_session  # noqa: PLC0415
+    from wyoming_truebar.__main__ import (  # noqa: PLC0415
+        build_context,
+        build_discovery,
+        new_http_session,
+    )
     from wyoming_truebar.server import BridgeServer  # noqa: PLC0415
 
     settings = bridge_settings(sim, **overrides)
     http = new_http_session(settings)
     ctx = build_context(settings, http)
     server = BridgeServer(ctx)
+    discovery = build_discovery(ctx)
+    discovery.start()
     await server.start(settings.uri)
-    return Bridge(int(server.address.rsplit(":", 1)[1]), ctx, server, http)
+    return Bridge(int(server.address.rsplit(":", 1)[1]), ctx, server, http, discovery)
 
 
 @pytest.fixture

@@ -94,9 +94,13 @@ async def test_odd_byte_counts_are_carried_over(bridge: Bridge) -> None:
         + b"".join(event("audio-chunk", fmt, c) for c in chunks)
         + event("audio-stop")
     )
-    line = await asyncio.wait_for(reader.readline(), 10)
-    header = json.loads(line)
-    data = json.loads(await reader.readexactly(header["data_length"]))
+    data: dict[str, Any] = {}
+    header: dict[str, Any] = {"type": ""}
+    async with asyncio.timeout(10):
+        while "text" not in data or header["type"] != "transcript":
+            header = json.loads(await reader.readline())
+            length = header.get("data_length")
+            data = json.loads(await reader.readexactly(length)) if length else {}
     writer.close()
     assert data["text"] == FIXTURE.text
 

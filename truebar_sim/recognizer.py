@@ -10,17 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 _WORD = re.compile(r"[a-z']+")
 CMN_START = "40.71,-3.90,-7.16,15.84,-10.24,0.75,-3.28,-17.01,0.72,-11.91,7.04,-4.71,-4.16"
-"""Cepstral means measured on the bundled fixtures. Every utterance starts from these, so a
-result never depends on what a pooled decoder heard before, nor on how audio was framed."""
+"""Cepstral means measured on the bundled fixtures; every segment is decoded from these."""
 
 
 class Recognizer(Protocol):
     """One utterance's recogniser: fed 16 kHz mono s16le audio, asked for text."""
 
-    def feed(self, pcm: bytes) -> None:
-        """Take the next audio frame."""
+    def feed(self, pcm: bytes) -> str | None:
+        """Take the next audio frame; return a final text when a pause in speech ends one."""
 
     def partial(self) -> str:
         """Return the current best guess (for interims)."""
@@ -38,9 +39,10 @@ class ByteCounter:
 
     received: int = 0
 
-    def feed(self, pcm: bytes) -> None:
-        """Count the bytes."""
+    def feed(self, pcm: bytes) -> str | None:
+        """Count the bytes (no pauses in this mode)."""
         self.received += len(pcm)
+        return None
 
     def partial(self) -> str:
         """Report the bytes so far."""
@@ -102,40 +104,88 @@ class DecoderPool:
         self.give_back(decoder)
 
 
+@dataclass(slots=True)
+class PauseDetector:
+    """Finds pauses in 16 kHz s16le speech by energy in 10 ms frames (as a streaming ASR
+    endpoints a segment). pocketsphinx 5's own get_in_speech() no longer works."""
+
+    threshold: float = 300.0
+    """RMS (of 32768) below which a frame counts as silence."""
+    pause_frames: int = 30
+    """Silent frames after speech that make a pause (300 ms)."""
+    _carry: bytes = b""
+    _heard: bool = False
+    _silent: int = 0
+
+    def feed(self, pcm: bytes) -> bool:
+        """Return True when this audio completes a pause after speech."""
+        data = self._carry + pcm
+        usable = len(data) - len(data) % 320
+        self._carry = data[usable:]
+        if not usable:
+            return False
+        frames = np.frombuffer(data[:usable], "<i2").astype(np.float32).reshape(-1, 160)
+        paused = False
+        for loud in np.sqrt(np.mean(frames * frames, axis=1)) >= self.threshold:
+            if loud:
+                self._heard, self._silent = True, 0
+            elif self._heard:
+                self._silent += 1
+                if self._silent >= self.pause_frames:
+                    self._heard, self._silent, paused = False, 0, True
+        return paused
+
+
 class SphinxRecognizer:
-    """Real recognition of one utterance with a pooled pocketsphinx decoder."""
+    """Real recognition with a pooled pocketsphinx decoder; a pause in speech ends a segment
+    (a final), as Truebar's streaming ASR does.
+
+    Each segment is decoded in one batch (pocketsphinx's full-utterance mode) from fixed
+    cepstral means: decoding incrementally made results depend on how the audio was framed,
+    how much silence followed, and what the pooled decoder had heard before.
+    """
 
     def __init__(self, pool: DecoderPool, decoder: Any) -> None:
         self._pool = pool
         self._decoder: Any = decoder
+        self._pauses = PauseDetector()
+        self._segment = bytearray()
+
+    def _decode(self) -> str:
+        if self._decoder is None or not any(self._segment):
+            return ""
         self._decoder.set_cmn(CMN_START)
         self._decoder.start_utt()
-
-    def feed(self, pcm: bytes) -> None:
-        """Decode the next frame."""
-        if pcm:
-            self._decoder.process_raw(pcm, False, False)
-
-    def partial(self) -> str:
-        """Return the decoder's current hypothesis."""
+        self._decoder.process_raw(bytes(self._segment), False, True)
+        self._decoder.end_utt()
         hyp = self._decoder.hyp()
         return str(hyp.hypstr) if hyp is not None else ""
 
+    def feed(self, pcm: bytes) -> str | None:
+        """Take the next frame; at a pause, return the segment's final text."""
+        self._segment += pcm
+        if not self._pauses.feed(pcm):
+            return None
+        text = self._decode()
+        self._segment.clear()
+        return text
+
+    def partial(self) -> str:
+        """Return the current segment's best guess so far."""
+        return self._decode()
+
     def finish(self) -> str:
-        """End the utterance, return the decoder to the pool and give the text."""
-        decoder, self._decoder = self._decoder, None
-        if decoder is None:
-            return ""
-        try:
-            decoder.end_utt()
-            hyp = decoder.hyp()
-            return str(hyp.hypstr) if hyp is not None else ""
-        finally:
-            self._pool.give_back(decoder)
+        """Decode what is left, return the decoder to the pool and give the text."""
+        text = self._decode()
+        self.close()
+        return text
 
     def close(self) -> None:
-        """Abandon the utterance (if still open) and return the decoder."""
-        self.finish()
+        """Return the decoder to the pool (safe to call twice)."""
+        decoder, self._decoder = self._decoder, None
+        self._segment.clear()
+        if decoder is not None:
+            self._pool.give_back(decoder)
 
 
 @functools.cache

@@ -161,7 +161,9 @@ class StreamSession:
             raise ViolationError("Audio frame splits a 16-bit sample")
         self._received += len(frame)
         self._digest.update(frame)
-        self._recognizer.feed(frame)
+        final = self._recognizer.feed(frame)
+        if final:
+            await self._send_finals(final)
         if self._drop_at is not None and self._received >= self._drop_at:
             _LOGGER.info("session %s: injected drop", self._session_id)
             transport = self._request.transport
@@ -202,10 +204,7 @@ class StreamSession:
         if faults.finished_delay:
             await asyncio.sleep(faults.finished_delay)
         assert self._recognizer is not None
-        text = self._recognizer.finish()
-        self._record["text"] = text
-        for segment in self._final_segments(text, faults.split_finals):
-            await self.send(segment)
+        await self._send_finals(self._recognizer.finish())
         if never:
             _LOGGER.info("session %s: injected fault: FINISHED never comes", self._session_id)
             async for _ in self._ws:
@@ -215,6 +214,14 @@ class StreamSession:
         self._record["finished"] = True
         self._state.counters.sessions_finished += 1
         await self._ws.close(code=WSCloseCode.OK)
+
+    async def _send_finals(self, text: str) -> None:
+        """Commit a segment's text: send it as final segment(s) and record it."""
+        if text:
+            self._record["text"] = f"{self._record.get('text', '')} {text}".strip()
+        self._interim_text = ""
+        for segment in self._final_segments(text, self._state.faults.split_finals):
+            await self.send(segment)
 
     def _final_segments(self, text: str, split: bool) -> list[dict[str, Any]]:
         words = text.split()

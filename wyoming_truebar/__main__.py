@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import aiohttp
 
 from . import __version__
+from .context import BridgeContext
 from .credentials import CredentialsCache
-from .handler import BridgeContext
-from .languages import LanguageMap, build_info
+from .discovery import Discovery
 from .server import BridgeServer
 from .settings import Settings, SettingsError, add_arguments, dumps_public, load_settings
 
@@ -38,14 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_context(settings: Settings, http: aiohttp.ClientSession) -> BridgeContext:
     """Return the state shared by all connections."""
-    languages = LanguageMap(settings.tags, settings.default_language)
-    return BridgeContext(
-        settings=settings,
-        http=http,
-        credentials=CredentialsCache(http, settings),
-        languages=languages,
-        info=build_info(settings.tags).event(),
-    )
+    return BridgeContext(settings=settings, http=http, credentials=CredentialsCache(http, settings))
+
+
+def build_discovery(ctx: BridgeContext) -> Discovery:
+    """Return the background discovery that keeps ctx's offer current."""
+    return Discovery(ctx.http, ctx.credentials, ctx.settings, ctx.apply_catalog)
 
 
 def new_http_session(settings: Settings) -> aiohttp.ClientSession:
@@ -63,9 +61,13 @@ async def main(settings: Settings) -> None:
         )
     _LOGGER.debug("Settings: %s", dumps_public(settings))
     async with new_http_session(settings) as http:
-        server = BridgeServer(build_context(settings, http))
+        ctx = build_context(settings, http)
+        server = BridgeServer(ctx)
+        discovery = build_discovery(ctx)
+        discovery.start()
         if settings.uri.startswith("stdio://"):
             await server.serve_stdio()
+            await discovery.stop()
             return
         await server.start(settings.uri)
         stop = asyncio.Event()
@@ -76,6 +78,7 @@ async def main(settings: Settings) -> None:
         await stop.wait()
         _LOGGER.info("Stopping")
         await server.stop(settings.shutdown_grace)
+        await discovery.stop()
 
 
 def run(argv: Sequence[str] | None = None) -> None:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from wyoming.asr import Transcribe, Transcript
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe
 
 from .audio import AudioConverter
-from .credentials import CredentialsCache
+from .context import BridgeContext
 from .errors import (
     BridgeError,
     BusyError,
@@ -24,9 +22,8 @@ from .errors import (
     LanguageError,
     UtteranceTooLongError,
 )
-from .languages import Choice, LanguageMap
-from .protocol import Stage
-from .settings import Settings
+from .languages import PROGRAM_NAME, Choice
+from .streaming import TranscriptStream
 from .truebar import TruebarSession
 from .wyoming_io import linger, read_event, write_event
 
@@ -49,28 +46,6 @@ def audio_format(
 
 
 @dataclass
-class BridgeContext:
-    """What all connections share: settings, the HTTP session, the credentials cache."""
-
-    settings: Settings
-    http: aiohttp.ClientSession
-    credentials: CredentialsCache
-    languages: LanguageMap
-    info: Event
-    active: int = 0
-    """Utterances in flight (bounded by max_sessions)."""
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    def next_id(self) -> str:
-        """Return a session id for log lines."""
-        return f"s{next(self._ids):05d}"
-
-    def stages(self, choice: Choice) -> list[Stage]:
-        """Return the CONFIG pipeline for an utterance."""
-        return [Stage("ASR", choice.tag, {"enableInterims": self.settings.enable_interims})]
-
-
-@dataclass
 class Utterance:
     """The state of the utterance in progress on a connection."""
 
@@ -81,6 +56,7 @@ class Utterance:
     input_bytes: int = 0
     max_input_bytes: int = 0
     max_wall_seconds: float = 0.0
+    stream: TranscriptStream | None = None
 
 
 class BridgeHandler:
@@ -160,6 +136,14 @@ class BridgeHandler:
             return True
         if event.type == "audio-stop":
             return await self._audio_stop()
+        if event.type == "select-program" and event.data.get("name") not in (None, PROGRAM_NAME):
+            _LOGGER.warning(
+                "%s: client selected program %r; only %r exists",
+                self._label,
+                event.data.get("name"),
+                PROGRAM_NAME,
+            )
+            return True
         _LOGGER.debug("%s: ignoring event %s", self._label, event.type)
         return True
 
@@ -186,14 +170,21 @@ class BridgeHandler:
         if ctx.active >= ctx.settings.max_sessions:
             raise BusyError("The speech-to-text server is busy; try again shortly")
         self._label = ctx.next_id()
+        stream = TranscriptStream(self._writer, choice.language) if ctx.settings.streaming else None
         session = TruebarSession(
-            ctx.http, ctx.credentials, ctx.settings, ctx.stages(choice), self._label
+            ctx.http,
+            ctx.credentials,
+            ctx.settings,
+            ctx.stages(choice),
+            self._label,
+            on_final=stream.committed if stream is not None else None,
         )
         ctx.active += 1
         self._utterance = Utterance(
             session,
             choice,
             asyncio.get_running_loop().time(),
+            stream=stream,
             max_wall_seconds=ctx.settings.max_utterance_seconds + WALL_SLACK,
         )
         session.start()
@@ -243,9 +234,11 @@ class BridgeHandler:
         stopped = asyncio.get_running_loop().time()
         text = await utt.session.finish()
         latency = asyncio.get_running_loop().time() - stopped
-        sent = await write_event(
-            Transcript(text=text, language=utt.choice.language).event(), self._writer
-        )
+        if utt.stream is not None:
+            sent = await utt.stream.finish(text)
+        else:
+            transcript = Transcript(text=text, language=utt.choice.language)
+            sent = await write_event(transcript.event(), self._writer)
         seconds = utt.input_bytes / utt.converter.input_bytes_per_second if utt.converter else 0.0
         _LOGGER.info(
             "%s: transcript in %.0f ms (language %s, %.2f s of audio, %d attempt(s))",

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
 from . import __version__
+from .discovery import Catalog
+from .protocol import Stage
+from .settings import Settings
 
 ATTRIBUTION = Attribution(name="Vitasis Truebar", url="https://www.true-bar.si/")
 PROGRAM_NAME = "truebar"
@@ -101,3 +104,45 @@ def build_info(tags: Sequence[str], streaming: bool = False) -> Info:
         supports_transcript_streaming=streaming,
     )
     return Info(asr=[program])
+
+
+def _same_language(code: str, language: str) -> bool:
+    """Whether a configured code (`sl`, `sl-SI`) names a tag's language."""
+    want, have = normalise(code), normalise(language)
+    return want in (have, have.split("-")[0])
+
+
+def offered_tags(settings: Settings, catalog: Catalog | None) -> tuple[str, ...]:
+    """The ASR tags to offer: forced, else discovery's (one per language), else configured;
+    then the per-language overrides."""
+    if settings.asr_tag:
+        return settings.asr_tag
+    tags: list[str] = []
+    for tag in catalog.asr if catalog is not None else settings.asr_tags:
+        if all(tag_language(t) != tag_language(tag) for t in tags):
+            tags.append(tag)  # the first tag of a language wins
+    for code, tag in settings.asr_tag_overrides:
+        matching = [i for i, t in enumerate(tags) if _same_language(code, tag_language(t))]
+        if matching:
+            tags[matching[0]] = tag
+        else:
+            tags.append(tag)
+    return tuple(tags)
+
+
+def nlp_stages(settings: Settings, catalog: Catalog | None, language: str) -> list[Stage]:
+    """The NLP stages configured for a language, with tags from discovery (policy SKIP, so a
+    failing NLP stage never costs the transcript)."""
+    stages = []
+    for entry in settings.nlp_tasks:
+        scope, _, task = entry.rpartition(":")
+        if scope and not _same_language(scope, language):
+            continue
+        offered = catalog.nlp.get(task, ()) if catalog is not None else ()
+        tag = next((t for t in offered if normalise(tag_language(t)) == normalise(language)), None)
+        tag = tag or next((t for t in offered if _same_language(tag_language(t), language)), None)
+        if tag is None and catalog is None and task == "NLP_pc":
+            tag = f"NEMO_PUNCTUATOR:{language}:*:*"  # the documented punctuator, undiscovered
+        if tag is not None:
+            stages.append(Stage(task, tag, {}, "SKIP"))
+    return stages

@@ -10,8 +10,9 @@ from urllib.parse import urlparse
 
 from wyoming.event import async_get_stdin
 
+from .context import BridgeContext
 from .errors import ForbiddenError
-from .handler import BridgeContext, BridgeHandler
+from .handler import BridgeHandler
 from .wyoming_io import HEADER_LIMIT
 
 _LOGGER = logging.getLogger(__name__)

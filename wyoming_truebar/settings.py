@@ -53,6 +53,30 @@ def _networks(value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network
         raise vol.Invalid(f"not a network in CIDR form ({err})") from err
 
 
+def _overrides(value: Any) -> tuple[tuple[str, str], ...]:
+    """`sl=KALDI:sl-SI:COL:v,en=...` (or a mapping in the file) → ((language, tag), ...)."""
+    if isinstance(value, dict):
+        pairs = [(str(k), str(v)) for k, v in value.items()]
+    else:
+        items = value.split(",") if isinstance(value, str) else list(value or [])
+        pairs = []
+        for item in (str(i).strip() for i in items):
+            language, sep, tag = item.partition("=")
+            if not item:
+                continue
+            if not sep or not language.strip():
+                raise vol.Invalid(f"{item!r} is not LANGUAGE=TAG")
+            pairs.append((language.strip(), tag.strip()))
+    for _, tag in pairs:
+        _tags(tag)
+    return tuple(pairs)
+
+
+def _list(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
 def _seconds(low: float = 0.1, high: float = 3600) -> Any:
     return vol.All(vol.Coerce(float), vol.Range(min=low, max=high))
 
@@ -110,6 +134,33 @@ OPTIONS: tuple[Option, ...] = (
         DEFAULT_TAGS,
         _tags,
         "comma-separated ASR tags to offer; their languages are advertised to clients",
+    ),
+    Option(
+        "asr_tag_overrides",
+        (),
+        _overrides,
+        "per-language tags that win over discovery, "
+        "e.g. sl=KALDI:sl-SI:COL:20221208-0800,en=KALDI:en-US:*:*",
+    ),
+    Option(
+        "discovery_interval",
+        3600.0,
+        vol.Any(0, _seconds(10, 86400)),
+        "seconds between stage discoveries (0: off, offer asr_tags only)",
+    ),
+    Option(
+        "nlp_tasks",
+        (),
+        _list,
+        "NLP stages after ASR, each TASK (all languages) or "
+        "LANGUAGE:TASK, e.g. NLP_pc or sl:NLP_pc; tags come from discovery; policy SKIP",
+    ),
+    Option(
+        "streaming",
+        True,
+        _BOOL,
+        "stream committed text as transcript-chunk events while "
+        "the user speaks (wyoming >= 1.7 clients)",
     ),
     Option(
         "default_language",
@@ -210,6 +261,10 @@ class Settings:
     stt_ws_url: str
     asr_tag: tuple[str, ...] | None
     asr_tags: tuple[str, ...]
+    asr_tag_overrides: tuple[tuple[str, str], ...]
+    discovery_interval: float
+    nlp_tasks: tuple[str, ...]
+    streaming: bool
     default_language: str | None
     strict_language: bool
     token_timeout: float
@@ -333,7 +388,7 @@ def markdown_table() -> str:
     """Return the README's settings table (a test keeps the README in step with OPTIONS)."""
     rows = ["| setting (file key) | env | flag | default | meaning |", "|---|---|---|---|---|"]
     for o in OPTIONS:
-        default = ",".join(o.default) if isinstance(o.default, tuple) else o.default
+        default = ",".join(map(str, o.default)) if isinstance(o.default, tuple) else o.default
         shown = "—" if default in (None, "") else f"`{default}`"
         flag = f"`--{o.name.replace('_', '-')}`" if o.flag else "(none: secret)"
         rows.append(f"| `{o.name}` | `{env_name(o.name)}` | {flag} | {shown} | {o.help} |")

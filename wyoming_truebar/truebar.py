@@ -33,6 +33,7 @@ BACKOFF = (0.05, 0.25, 0.5, 1.0)
 """Seconds to wait before reconnect attempt 2, 3, ... (the last repeats)."""
 
 OnFinal = Callable[[str], None]
+"""Called with all text committed so far (in this attempt) after each final segment."""
 
 
 class TruebarSession:
@@ -229,7 +230,7 @@ class TruebarSession:
                 if message.final:
                     added = assembler.add_final(message.tokens)
                     if added and self._on_final is not None:
-                        self._on_final(added)
+                        self._on_final(assembler.text)
             elif message.kind == "STATUS":
                 if message.status == "FINISHED":
                     return

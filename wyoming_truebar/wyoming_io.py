@@ -6,7 +6,8 @@ import asyncio
 import json
 from typing import Any
 
-from wyoming.event import Event, async_write_event
+from wyoming.event import Event
+from wyoming.version import __version__ as wyoming_version
 
 from .errors import ClientProtocolError
 
@@ -58,12 +59,31 @@ async def read_event(reader: asyncio.StreamReader, max_bytes: int) -> Event | No
     return Event(type=header["type"], data=data, payload=payload)
 
 
-async def write_event(event: Event, writer: asyncio.StreamWriter) -> bool:
-    """Write one event; return False if the client has already gone (never raise for that)."""
+def encode_event(event: Event) -> bytes:
+    """Return an event's wire form: header line, then data, then payload."""
+    header: dict[str, Any] = {"type": event.type, "version": wyoming_version}
+    data = json.dumps(event.data, ensure_ascii=False).encode() if event.data else b""
+    if data:
+        header["data_length"] = len(data)
+    if event.payload:
+        header["payload_length"] = len(event.payload)
+    return json.dumps(header).encode() + b"\n" + data + (event.payload or b"")
+
+
+def write_event_nowait(event: Event, writer: asyncio.StreamWriter) -> bool:
+    """Queue one event for the client without waiting (keeps order with other writes)."""
     if writer.is_closing():
         return False
+    writer.write(encode_event(event))
+    return True
+
+
+async def write_event(event: Event, writer: asyncio.StreamWriter) -> bool:
+    """Write one event; return False if the client has already gone (never raise for that)."""
+    if not write_event_nowait(event, writer):
+        return False
     try:
-        await async_write_event(event, writer)
+        await writer.drain()
     except (ConnectionError, RuntimeError):
         return False
     return True

@@ -1,0 +1,50 @@
+"""What all connections share: settings, HTTP session, credentials, and the current offer."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import aiohttp
+from wyoming.event import Event
+
+from .credentials import CredentialsCache
+from .discovery import Catalog
+from .languages import Choice, LanguageMap, build_info, nlp_stages, offered_tags
+from .protocol import Stage
+from .settings import Settings
+
+
+@dataclass
+class BridgeContext:
+    """Shared state; `languages` and `info` are rebuilt whenever discovery changes the offer."""
+
+    settings: Settings
+    http: aiohttp.ClientSession
+    credentials: CredentialsCache
+    catalog: Catalog | None = None
+    languages: LanguageMap = field(init=False)
+    info: Event = field(init=False)
+    """The Info event answered to every Describe, prebuilt (never waits on the network)."""
+    active: int = 0
+    """Utterances in flight (bounded by max_sessions)."""
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.apply_catalog(self.catalog)
+
+    def apply_catalog(self, catalog: Catalog | None) -> None:
+        """Offer what a (new) discovery found, or the configured tags if none."""
+        self.catalog = catalog
+        tags = offered_tags(self.settings, catalog)
+        self.languages = LanguageMap(tags, self.settings.default_language)
+        self.info = build_info(tags, streaming=self.settings.streaming).event()
+
+    def next_id(self) -> str:
+        """Return a session id for log lines."""
+        return f"s{next(self._ids):05d}"
+
+    def stages(self, choice: Choice) -> list[Stage]:
+        """Return the CONFIG pipeline for an utterance: ASR, then its NLP stages."""
+        asr = Stage("ASR", choice.tag, {"enableInterims": self.settings.enable_interims})
+        return [asr, *nlp_stages(self.settings, self.catalog, choice.language)]
