@@ -126,7 +126,8 @@ async def start_bridge(sim: Sim | None, **overrides: Any) -> Bridge:
     discovery = build_discovery(ctx)
     discovery.start()
     await server.start(settings.uri)
-    return Bridge(int(server.address.rsplit(":", 1)[1]), ctx, server, http, discovery)
+    port = int(server.address.rsplit(":", 1)[1]) if server.address.startswith("tcp") else 0
+    return Bridge(port, ctx, server, http, discovery)
 
 
 @pytest.fixture

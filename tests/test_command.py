@@ -4,63 +4,46 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
-from wyoming.client import AsyncTcpClient
+from wyoming.client import AsyncUnixClient
 from wyoming.info import Describe
 
-from tests.conftest import Sim
+from tests.conftest import Sim, start_bridge
+from tests.procs import bridge_process, command
 from tests.wyoming_client import transcribe
-from truebar_sim.demo import free_port, wait_until
 from truebar_sim.fixtures import load_fixtures
 
 
-def command() -> str:
-    found = shutil.which("wyoming-truebar", path=str(Path(sys.executable).parent))
-    assert found, "the console script is not installed"
-    return found
-
-
 async def test_installed_command_serves_and_stops_on_sigterm(sim: Sim) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "TRUEBAR_USERNAME": "demo",
-        "TRUEBAR_PASSWORD": "demo",
-        "TRUEBAR_AUTH_URL": sim.url + "/realms/truebar/protocol/openid-connect/token",
-        "TRUEBAR_API_BASE_URL": sim.url,
-        "TRUEBAR_STT_WS_URL": sim.url.replace("http", "ws") + "/api/pipelines/stream",
-    }
-    proc = subprocess.Popen(
-        [command(), "--uri", f"tcp://127.0.0.1:{port}"], env=env, stderr=subprocess.PIPE
-    )
+    fixture = load_fixtures()[0]
+    async with bridge_process(sim.url) as proc:
+        reply = await transcribe(proc.port, fixture.pcm())
+        code = await proc.stop()
+    assert reply.text == fixture.text
+    assert code == 0, proc.output()
+    assert "transcript in" in proc.output()
+
+
+async def test_unix_socket_uri(sim: Sim, tmp_path: Path) -> None:
+    path = tmp_path / "bridge.sock"
+    running = await start_bridge(sim, uri=f"unix://{path}")
     try:
-
-        async def up() -> None:
-            async with AsyncTcpClient("127.0.0.1", port) as client:
-                await client.write_event(Describe().event())
-                async with asyncio.timeout(1):
-                    assert await client.read_event() is not None
-
-        await wait_until(up, "the bridge")
-        fixture = load_fixtures()[0]
-        reply = await transcribe(port, fixture.pcm())
-        assert reply.text == fixture.text
+        async with AsyncUnixClient(str(path)) as client:
+            await client.write_event(Describe().event())
+            event = await asyncio.wait_for(client.read_event(), 1)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.to_thread(proc.communicate, timeout=15)
-    assert proc.returncode == 0, err.decode()
-    assert b"transcript in" in err
+        await running.close()
+    assert event is not None
+    assert event.type == "info"
 
 
 def test_bad_setting_stops_startup_with_one_line() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUEBAR_")}
     done = subprocess.run(
-        [command(), "--finish-timeout", "x"],
+        [command("wyoming-truebar"), "--finish-timeout", "x"],
         env={**env, "TRUEBAR_USERNAME": "u", "TRUEBAR_PASSWORD": "p"},
         capture_output=True,
         text=True,
@@ -76,8 +59,6 @@ def test_bad_setting_stops_startup_with_one_line() -> None:
 
 
 async def test_sigterm_lets_the_utterance_in_flight_finish(sim: Sim) -> None:
-    from tests.procs import bridge_process  # noqa: PLC0415
-
     fixture = load_fixtures()[2]
     async with bridge_process(sim.url) as proc:
         utterance = asyncio.create_task(transcribe(proc.port, fixture.pcm(), realtime=True))
