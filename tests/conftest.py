@@ -82,10 +82,14 @@ class Bridge:
     http: aiohttp.ClientSession
 
     discovery: Any = None
+    http_runner: Any = None
+    http_port: int = 0
 
     async def close(self) -> None:
         """Stop the server and its HTTP session."""
         await self.server.stop(1.0)
+        if self.http_runner is not None:
+            await self.http_runner.cleanup()
         if self.discovery is not None:
             await self.discovery.stop()
         await self.http.close()
@@ -127,7 +131,12 @@ async def start_bridge(sim: Sim | None, **overrides: Any) -> Bridge:
     discovery.start()
     await server.start(settings.uri)
     port = int(server.address.rsplit(":", 1)[1]) if server.address.startswith("tcp") else 0
-    return Bridge(port, ctx, server, http, discovery)
+    bridge = Bridge(port, ctx, server, http, discovery)
+    if settings.http_port is not None:
+        from wyoming_truebar.http_api import start_http  # noqa: PLC0415
+
+        bridge.http_runner, bridge.http_port = await start_http(ctx, settings.http_port)
+    return bridge
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from . import __version__
 from .context import BridgeContext
 from .credentials import CredentialsCache
 from .discovery import Discovery
+from .http_api import start_http
 from .server import BridgeServer
 from .settings import Settings, SettingsError, add_arguments, dumps_public, load_settings
 
@@ -70,6 +71,9 @@ async def main(settings: Settings) -> None:
             await discovery.stop()
             return
         await server.start(settings.uri)
+        http_runner = None
+        if settings.http_port is not None:
+            http_runner, _ = await start_http(ctx, settings.http_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -78,6 +82,8 @@ async def main(settings: Settings) -> None:
         await stop.wait()
         _LOGGER.info("Stopping")
         await server.stop(settings.shutdown_grace)
+        if http_runner is not None:
+            await http_runner.cleanup()
         await discovery.stop()
 
 

@@ -11,6 +11,7 @@ from wyoming.event import Event
 from .credentials import CredentialsCache
 from .discovery import Catalog
 from .languages import Choice, LanguageMap, build_info, nlp_stages, offered_tags
+from .metrics import Metrics
 from .protocol import Stage
 from .settings import Settings
 
@@ -29,9 +30,11 @@ class BridgeContext:
     active: int = 0
     """Utterances in flight (bounded by max_sessions)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    metrics: Metrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.apply_catalog(self.catalog)
+        self.metrics = Metrics(self.credentials, lambda: self.active)
 
     def apply_catalog(self, catalog: Catalog | None) -> None:
         """Offer what a (new) discovery found, or the configured tags if none."""

@@ -109,6 +109,7 @@ class BridgeHandler:
         return await self.handle_event(event)
 
     async def _fail(self, err: BridgeError) -> None:
+        self._ctx.metrics.utterances.labels("error", err.code).inc()
         _LOGGER.warning(
             "%s: failed with %s: %s%s",
             self._label,
@@ -240,18 +241,33 @@ class BridgeHandler:
             transcript = Transcript(text=text, language=utt.choice.language)
             sent = await write_event(transcript.event(), self._writer)
         seconds = utt.input_bytes / utt.converter.input_bytes_per_second if utt.converter else 0.0
+        self._record(utt, seconds, latency)
+        shown = f": {text!r}" if self._ctx.settings.log_transcripts else ""
         _LOGGER.info(
-            "%s: transcript in %.0f ms (language %s, %.2f s of audio, %d attempt(s))",
+            "%s: ok, language %s, %.2f s of audio, transcript in %.0f ms, %d attempt(s)%s",
             self._label,
-            latency * 1000,
             utt.choice.language,
             seconds,
+            latency * 1000,
             utt.session.attempts,
+            shown,
         )
         _LOGGER.debug("%s: transcript text: %r", self._label, text)
         await self._end_utterance()
         self._request = None
         return sent
+
+    def _record(self, utt: Utterance, seconds: float, latency: float) -> None:
+        """Update the metrics for a successful utterance."""
+        m, session = self._ctx.metrics, utt.session
+        m.utterances.labels("ok", "").inc()
+        m.audio_seconds.inc(seconds)
+        m.latency.observe(latency)
+        if session.configured_after is not None:
+            m.time_to_configured.observe(session.configured_after)
+        if session.attempts > 1:
+            m.reconnects.inc(session.attempts - 1)
+            m.replayed_seconds.inc(session.replayed_bytes / 32000)
 
     async def _end_utterance(self) -> None:
         utt, self._utterance = self._utterance, None

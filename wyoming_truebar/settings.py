@@ -234,6 +234,19 @@ OPTIONS: tuple[Option, ...] = (
         "seconds utterances in flight may take to finish after SIGTERM",
     ),
     Option(
+        "http_port",
+        None,
+        vol.Any(None, vol.All(vol.Coerce(int), vol.Range(min=0, max=65535))),
+        "port of the HTTP API (/healthz, /metrics), bound on --uri's host; off unless set "
+        "(0 picks a free port)",
+    ),
+    Option(
+        "log_transcripts",
+        False,
+        _BOOL,
+        "include the transcript text in the INFO line of each utterance",
+    ),
+    Option(
         "verify_tls",
         True,
         _BOOL,
@@ -278,6 +291,8 @@ class Settings:
     max_event_bytes: int
     reconnect_attempts: int
     reconnect_deadline: float
+    http_port: int | None
+    log_transcripts: bool
     allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     shutdown_grace: float
     verify_tls: bool

@@ -60,10 +60,16 @@ class TruebarSession:
         self._task: asyncio.Task[str] | None = None
         self.attempts = 0
         """Connections tried so far (more than one means a reconnect and replay)."""
+        self.configured_after: float | None = None
+        """Seconds from start() to the first CONFIGURED."""
+        self.replayed_bytes = 0
+        """Audio sent again after reconnects."""
+        self._started_at = 0.0
 
     def start(self) -> None:
         """Begin connecting in the background (call as early as possible)."""
         if self._task is None:
+            self._started_at = asyncio.get_running_loop().time()
             self._task = asyncio.create_task(self._run(), name=f"truebar {self.session_id}")
 
     def send(self, pcm: bytes) -> None:
@@ -125,6 +131,10 @@ class TruebarSession:
             await self._expect_status(ws, "INITIALIZED", configured=False)
             await ws.send_str(self._config)
             await self._expect_status(ws, "CONFIGURED", configured=False)
+            if self.configured_after is None:
+                self.configured_after = asyncio.get_running_loop().time() - self._started_at
+            if self.attempts > 1:
+                self.replayed_bytes += sum(map(len, self._chunks))
             _LOGGER.debug("%s: Truebar session configured", self.session_id)
             assembler = TranscriptAssembler()
             reader = asyncio.create_task(self._read(ws, assembler))

@@ -1,0 +1,78 @@
+"""Prometheus metrics of one bridge process (its own registry, so tests can run several)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from .credentials import CredentialsCache
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _GrantCollector(Collector):
+    """Token grants by type, read from the credentials cache when scraped."""
+
+    def __init__(self, credentials: CredentialsCache) -> None:
+        self._credentials = credentials
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "wyoming_truebar_token_grants", "Successful token grants", labels=["grant_type"]
+        )
+        for grant_type, count in sorted(self._credentials.grants.items()):
+            family.add_metric([grant_type], count)
+        yield family
+
+
+class Metrics:
+    """Counters, gauges and histograms the handler and sessions update."""
+
+    def __init__(self, credentials: CredentialsCache, in_flight: Callable[[], float]) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.utterances = Counter(
+            "wyoming_truebar_utterances",
+            "Utterances by outcome and code",
+            ["outcome", "code"],
+            registry=r,
+        )
+        self.audio_seconds = Counter(
+            "wyoming_truebar_audio_seconds", "Seconds of client audio received", registry=r
+        )
+        self.latency = Histogram(
+            "wyoming_truebar_transcript_latency_seconds",
+            "audio-stop to transcript",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.time_to_configured = Histogram(
+            "wyoming_truebar_time_to_configured_seconds",
+            "Session start to Truebar CONFIGURED",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.reconnects = Counter(
+            "wyoming_truebar_reconnects",
+            "Truebar reconnects (each replays the utterance's audio)",
+            registry=r,
+        )
+        self.replayed_seconds = Counter(
+            "wyoming_truebar_replayed_audio_seconds",
+            "Seconds of audio sent again after a reconnect",
+            registry=r,
+        )
+        in_flight_gauge = Gauge(
+            "wyoming_truebar_sessions_in_flight", "Utterances in flight", registry=r
+        )
+        in_flight_gauge.set_function(in_flight)
+        r.register(_GrantCollector(credentials))
+
+    def render(self) -> bytes:
+        """Return the Prometheus text exposition."""
+        return generate_latest(self.registry)
