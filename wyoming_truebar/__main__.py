@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import aiohttp
 
 from . import __version__
+from .announce import register_with_supervisor, start_zeroconf
 from .context import BridgeContext
 from .credentials import CredentialsCache
 from .discovery import Discovery
@@ -74,6 +75,8 @@ async def main(settings: Settings) -> None:
         http_runner = None
         if settings.http_port is not None:
             http_runner, _ = await start_http(ctx, settings.http_port)
+        zeroconf = await start_zeroconf(settings, server.address)
+        supervisor = asyncio.create_task(register_with_supervisor(http, settings, server.address))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -81,6 +84,9 @@ async def main(settings: Settings) -> None:
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         _LOGGER.info("Stopping")
+        supervisor.cancel()
+        if zeroconf is not None:
+            await zeroconf.async_close()
         await server.stop(settings.shutdown_grace)
         if http_runner is not None:
             await http_runner.cleanup()

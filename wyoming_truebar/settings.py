@@ -95,6 +95,8 @@ class Option:
     help: str
     flag: bool = True
     """False for secrets: they never go on a command line (env or file only)."""
+    const: Any = None
+    """If set, the flag's value is optional and this is used when it is left out."""
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -247,6 +249,32 @@ OPTIONS: tuple[Option, ...] = (
         "include the transcript text in the INFO line of each utterance",
     ),
     Option(
+        "zeroconf",
+        None,
+        _OPT_STR,
+        "advertise the server over mDNS (zeroconf) under this "
+        "name; --zeroconf alone uses 'truebar'",
+        const="truebar",
+    ),
+    Option(
+        "zeroconf_host",
+        None,
+        _OPT_STR,
+        "address to advertise instead of the bound one (NAT, containers)",
+    ),
+    Option(
+        "zeroconf_port",
+        None,
+        vol.Any(None, vol.All(vol.Coerce(int), vol.Range(1, 65535))),
+        "port to advertise instead of the bound one",
+    ),
+    Option(
+        "supervisor_url",
+        "http://supervisor",
+        _url(("http", "https")),
+        "Supervisor API (as an add-on, the server registers there once it answers describe)",
+    ),
+    Option(
         "verify_tls",
         True,
         _BOOL,
@@ -291,6 +319,10 @@ class Settings:
     max_event_bytes: int
     reconnect_attempts: int
     reconnect_deadline: float
+    zeroconf: str | None
+    zeroconf_host: str | None
+    zeroconf_port: int | None
+    supervisor_url: str
     http_port: int | None
     log_transcripts: bool
     allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
@@ -320,6 +352,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         shown = ",".join(default) if isinstance(default, tuple) else default
         shown = "(none)" if shown in ("", None) else shown
         extra: dict[str, Any] = {}
+        if option.const is not None:
+            extra.update(nargs="?", const=option.const)
         if isinstance(default, bool):
             extra["action"] = argparse.BooleanOptionalAction
         parser.add_argument(
@@ -408,3 +442,24 @@ def markdown_table() -> str:
         flag = f"`--{o.name.replace('_', '-')}`" if o.flag else "(none: secret)"
         rows.append(f"| `{o.name}` | `{env_name(o.name)}` | {flag} | {shown} | {o.help} |")
     return "\n".join(rows)
+
+
+def example_config() -> str:
+    """Return config/wyoming-truebar.example.yaml: every setting, commented out, with its help."""
+    lines = [
+        "# wyoming-truebar settings (use with --config FILE or TRUEBAR_CONFIG=FILE).",
+        "# Every setting is shown with its default, commented out. Precedence:",
+        "# command-line flag > environment (TRUEBAR_<NAME>) > this file > default.",
+        "",
+    ]
+    for o in OPTIONS:
+        default = list(o.default) if isinstance(o.default, tuple) else o.default
+        lines.append(f"# {o.help} (env {env_name(o.name)})")
+        lines.append(
+            "# "
+            + yaml.safe_dump({o.name: default}, default_flow_style=True, width=1000)
+            .strip()
+            .strip("{}")
+        )
+        lines.append("")
+    return "\n".join(lines)
