@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from wyoming.client import AsyncUnixClient
 from wyoming.info import Describe
 
@@ -78,3 +80,20 @@ async def test_sigterm_lets_the_utterance_in_flight_finish(sim: Sim) -> None:
     assert refused
     assert reply.text == fixture.text
     assert code == 0
+
+
+@pytest.mark.timeout(180)
+async def test_demo_command_transcribes_the_fixtures() -> None:
+    """The README's first command (script/demo runs truebar-demo) works end to end."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [command("truebar-demo"), "--fast"],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = re.search(r"(\d+) of (\d+) transcripts match", done.stdout)
+    assert summary, done.stdout
+    assert int(summary.group(1)) >= int(summary.group(2)) - 2

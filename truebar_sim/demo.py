@@ -79,7 +79,10 @@ async def utterance(port: int, fixture: Fixture, realtime: bool) -> tuple[str, f
         await client.write_event(AudioStop().event())
         stopped = time.perf_counter()
         async with asyncio.timeout(REPLY_TIMEOUT):
-            event = await client.read_event()
+            # Streaming servers send transcript-start/-chunk first; the answer is `transcript`.
+            while (event := await client.read_event()) is not None:
+                if event.type in ("transcript", "error"):
+                    break
         latency = time.perf_counter() - stopped
     if event is None:
         return "<connection closed>", latency
