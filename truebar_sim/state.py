@@ -75,12 +75,16 @@ class Counters:
     discovery_requests: int = 0
     pipelines: deque[Any] = field(default_factory=lambda: deque(maxlen=200))
     sessions: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=500))
+    finish_times: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=100_000))
+    """(audio bytes received, ms from EOS received to FINISHED sent) per finished session:
+    the service's own finishing time, which benchmarks subtract from what clients measure."""
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-ready snapshot."""
         data = dataclasses.asdict(self)
         data["pipelines"] = list(self.pipelines)
         data["sessions"] = list(self.sessions)
+        data["finish_times"] = list(self.finish_times)
         return data
 
 

@@ -102,7 +102,7 @@ class StreamSession:
         if kind == "EOS":
             if self._recognizer is None:
                 raise ViolationError("EOS before CONFIG")
-            await self._finish()
+            await self._finish(time.perf_counter())
             return True
         raise ViolationError(f"Unknown message type: {kind!r}")
 
@@ -198,7 +198,7 @@ class StreamSession:
         segment = {"isFinal": final, "startTimeMs": 0, "endTimeMs": length, "tokens": tokens}
         return {"type": "TEXT_SEGMENT", "textSegment": segment}
 
-    async def _finish(self) -> None:
+    async def _finish(self, eos_at: float) -> None:
         faults = self._state.faults
         never, faults.never_finish = faults.take(faults.never_finish)
         if faults.finished_delay:
@@ -211,6 +211,8 @@ class StreamSession:
                 pass  # hold the socket open until the client gives up
             return
         await self.send({"type": "STATUS", "status": "FINISHED", "lengthMs": self._received // 32})
+        took_ms = (time.perf_counter() - eos_at) * 1000
+        self._state.counters.finish_times.append((self._received, took_ms))
         self._record["finished"] = True
         self._state.counters.sessions_finished += 1
         await self._ws.close(code=WSCloseCode.OK)
