@@ -18,23 +18,25 @@ Samples = npt.NDArray[np.float32]
 
 
 def _decode(raw: bytes, width: int) -> Samples:
-    """Decode little-endian PCM (unsigned 8-bit, signed 16/24/32-bit) to floats in [-1, 1)."""
-    if width == 1:
-        return (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
+    """Decode little-endian PCM (unsigned 8-bit, signed 16/24/32-bit) to floats on the 16-bit
+    scale (full scale is +-32768), so that 16-bit input needs no scaling at all."""
     if width == 2:
-        return np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+        return np.frombuffer(raw, "<i2").astype(np.float32)
+    if width == 1:
+        return (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) * 256.0
     if width == 3:
         b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
         value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
         value = (value << 8) >> 8  # sign-extend from 24 bits
-        return value.astype(np.float32) / 8388608.0
-    return np.frombuffer(raw, "<i4").astype(np.float32) / 2147483648.0
+        return value.astype(np.float32) * (1 / 256)
+    return np.frombuffer(raw, "<i4").astype(np.float32) * (1 / 65536)
 
 
 def _encode(samples: Samples) -> bytes:
-    """Encode floats to s16le, rounding and clipping."""
-    scaled = np.rint(samples * 32768.0)
-    encoded: bytes = np.clip(scaled, -32768, 32767).astype("<i2").tobytes()
+    """Encode floats on the 16-bit scale to s16le, rounding and clipping (in place)."""
+    np.rint(samples, out=samples)
+    np.clip(samples, -32768, 32767, out=samples)
+    encoded: bytes = samples.astype("<i2").tobytes()
     return encoded
 
 
@@ -55,7 +57,7 @@ class AudioConverter:
         self._resampler = (
             None
             if rate == TARGET_RATE
-            else soxr.ResampleStream(rate, TARGET_RATE, 1, dtype="float32", quality="HQ")
+            else soxr.ResampleStream(rate, TARGET_RATE, channels, dtype="float32", quality="VHQ")
         )
 
     def convert(self, data: bytes) -> bytes:
@@ -71,17 +73,28 @@ class AudioConverter:
             return b""
         samples = _decode(data[:usable], self.width)
         if self.channels > 1:
-            samples = samples.reshape(-1, self.channels).mean(axis=1, dtype=np.float32)
+            samples = samples.reshape(-1, self.channels)
         if self._resampler is not None:
             samples = self._resampler.resample_chunk(samples)
-        return _encode(samples)
+        return self._downmix_encode(samples)
 
     def flush(self) -> bytes:
         """Return the resampler's tail at the end of the stream (a partial frame is dropped)."""
         self._carry = b""
         if self._resampler is None:
             return b""
-        return _encode(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        shape = (0, self.channels) if self.channels > 1 else (0,)
+        return self._downmix_encode(
+            self._resampler.resample_chunk(np.zeros(shape, np.float32), last=True)
+        )
+
+    def _downmix_encode(self, samples: Samples) -> bytes:
+        # Channels are mixed after resampling: soxr resamples both channels of 48 kHz stereo
+        # faster than numpy can average them at 48 kHz (benchmarks/results.md, conversion).
+        if self.channels > 1:
+            samples = samples.sum(axis=1, dtype=np.float32)
+            samples *= 1 / self.channels
+        return _encode(samples)
 
     @property
     def input_bytes_per_second(self) -> int:
