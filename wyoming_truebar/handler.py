@@ -133,7 +133,7 @@ class BridgeHandler:
             self._audio_start(event)
             return True
         if event.type == "audio-chunk":
-            self._audio_chunk(event)
+            await self._audio_chunk(event)
             return True
         if event.type == "audio-stop":
             return await self._audio_stop()
@@ -201,12 +201,12 @@ class BridgeHandler:
         utt = self._utterance
         assert utt is not None
         if utt.converter is not None:
-            utt.session.send(utt.converter.flush())
+            utt.session.queue(utt.converter.flush())
         utt.converter = AudioConverter(rate, width, channels)
         seconds = self._ctx.settings.max_utterance_seconds
         utt.max_input_bytes = utt.input_bytes + int(seconds * utt.converter.input_bytes_per_second)
 
-    def _audio_chunk(self, event: Event) -> None:
+    async def _audio_chunk(self, event: Event) -> None:
         utt = self._utterance
         if utt is None or utt.converter is None:
             raise ClientProtocolError("audio-chunk came before audio-start")
@@ -224,14 +224,14 @@ class BridgeHandler:
             raise UtteranceTooLongError(
                 f"The utterance is longer than {self._ctx.settings.max_utterance_seconds:g} seconds"
             )
-        utt.session.send(conv.convert(payload))
+        await utt.session.send(conv.convert(payload))
 
     async def _audio_stop(self) -> bool:
         utt = self._utterance
         if utt is None:
             raise ClientProtocolError("audio-stop came before audio-start")
         if utt.converter is not None:
-            utt.session.send(utt.converter.flush())
+            utt.session.queue(utt.converter.flush())
         stopped = asyncio.get_running_loop().time()
         text = await utt.session.finish()
         latency = asyncio.get_running_loop().time() - stopped

@@ -55,6 +55,10 @@ class TruebarSession:
         self.session_id = session_id
         self._on_final = on_final
         self._chunks: list[bytes] = []
+        self._sent = 0
+        """Chunks of `_chunks` written to the current attempt's stream."""
+        self._live: aiohttp.ClientWebSocketResponse | None = None
+        """The configured stream while every queued chunk is on it: send() writes directly."""
         self._ended = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[str] | None = None
@@ -65,6 +69,8 @@ class TruebarSession:
         self.replayed_bytes = 0
         """Audio sent again after reconnects."""
         self._started_at = 0.0
+        self._finished_ws: aiohttp.ClientWebSocketResponse | None = None
+        """The stream that delivered FINISHED; closed by close(), after the transcript is out."""
 
     def start(self) -> None:
         """Begin connecting in the background (call as early as possible)."""
@@ -72,10 +78,25 @@ class TruebarSession:
             self._started_at = asyncio.get_running_loop().time()
             self._task = asyncio.create_task(self._run(), name=f"truebar {self.session_id}")
 
-    def send(self, pcm: bytes) -> None:
-        """Queue 16 kHz mono s16le audio; it goes out as soon as the stream is configured."""
+    def queue(self, pcm: bytes) -> None:
+        """Queue 16 kHz mono s16le audio for the pump (it goes out once the stream is ready)."""
         if pcm and not self._ended:
             self._chunks.append(pcm)
+            self._wake.set()
+
+    async def send(self, pcm: bytes) -> None:
+        """Send 16 kHz mono s16le audio now if the stream is ready and caught up, else queue it."""
+        ws = self._live
+        if ws is None or not pcm or self._ended:
+            self.queue(pcm)
+            return
+        self._chunks.append(pcm)
+        # The hot path: the stream is caught up, so write here instead of waking the pump.
+        self._sent += 1
+        try:
+            await ws.send_bytes(pcm)
+        except (aiohttp.ClientError, ConnectionError):
+            # The reader sees the broken stream too; the next attempt replays every chunk.
             self._wake.set()
 
     async def finish(self) -> str:
@@ -94,12 +115,17 @@ class TruebarSession:
             raise BridgeTimeoutError("Truebar did not finish the transcript in time") from err
 
     async def close(self) -> None:
-        """Abandon the session (client gone or failed); safe to call at any time."""
+        """End the session (done, client gone or failed); safe to call at any time."""
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, BridgeError):
                 await task
+        ws, self._finished_ws = self._finished_ws, None
+        if ws is not None:
+            # Bounded: aiohttp waits at most its close timeout for Truebar's close frame.
+            with contextlib.suppress(aiohttp.ClientError, ConnectionError):
+                await ws.close()
 
     async def _run(self) -> str:
         loop = asyncio.get_running_loop()
@@ -127,6 +153,7 @@ class TruebarSession:
     async def _attempt(self) -> str:
         token = await self._credentials.access_token()
         ws = await self._connect(token)
+        finished = False
         try:
             await self._expect_status(ws, "INITIALIZED", configured=False)
             await ws.send_str(self._config)
@@ -149,13 +176,18 @@ class TruebarSession:
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, BridgeError):
                     await reader
+            finished = True
             return assembler.text
         except (aiohttp.ClientError, ConnectionError) as err:
             raise ConnectionLostError(
                 "The connection to Truebar was lost", detail=type(err).__name__
             ) from err
         finally:
-            await ws.close()
+            if finished:
+                # The closing handshake costs a round trip: do it after the transcript is out.
+                self._finished_ws = ws
+            else:
+                await ws.close()
 
     async def _connect(self, token: str) -> aiohttp.ClientWebSocketResponse:
         s = self._settings
@@ -249,11 +281,11 @@ class TruebarSession:
 
     async def _pump(self, ws: aiohttp.ClientWebSocketResponse, reader: asyncio.Task[None]) -> None:
         """Send the utterance's audio from its start, keep up with new chunks, then EOS."""
-        sent = 0
+        self._sent = 0
         while True:
-            while sent < len(self._chunks):
-                await ws.send_bytes(self._chunks[sent])
-                sent += 1
+            while self._sent < len(self._chunks):
+                self._sent += 1
+                await ws.send_bytes(self._chunks[self._sent - 1])
             if reader.done():
                 reader.result()  # raises the reader's error
                 raise ProtocolError("Truebar sent FINISHED before the end of the audio")
@@ -261,4 +293,8 @@ class TruebarSession:
                 await ws.send_str(EOS_MESSAGE)
                 return
             self._wake.clear()
-            await self._wake.wait()
+            self._live = ws
+            try:
+                await self._wake.wait()
+            finally:
+                self._live = None
