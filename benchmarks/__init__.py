@@ -1,0 +1,1 @@
+"""Benchmarks: latency, scale and cost of the bridge, side by side with a buffering peer."""

@@ -1,0 +1,133 @@
+"""Run every benchmark and write benchmarks/results.md and results.json.
+
+bash script/bench            # the full run (about a quarter of an hour), results committed
+bash script/bench --smoke    # seconds, tiny sizes, written to a temp dir (CI runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import report, suite
+
+HERE = Path(__file__).resolve().parent
+NOTES = [
+    "- Everything runs on this one machine over loopback: the bridge, the Truebar simulator in "
+    "its byte-counting mode (its final text is the number of audio bytes it received, so it "
+    "costs little), and the load generator (`benchmarks/load.py`), each its own process.",
+    "- A satellite opens a new connection per utterance, as Home Assistant does, and sends "
+    "`transcribe`, `audio-start`, 1024-frame `audio-chunk`s paced in real time (each leaves "
+    "when its last sample has been spoken), then `audio-stop` right after the last chunk. "
+    "Satellites start at random moments within one utterance, then speak back to back "
+    "(0.1 s apart), so N satellites keep about N utterances in flight.",
+    "- Every utterance has its own length (its id in extra samples). The backend's transcript, "
+    "the byte count, must equal what was sent (else it counts as `wrong_audio_length`), and "
+    "pairs the client's time with the backend's own finishing time for that utterance.",
+    "- **Overhead** = audio-stop → transcript at the client, minus the backend's own time "
+    "(simulator: EOS received → FINISHED sent; OpenAI stub: upload received → answer). "
+    "What is left is what the server in the middle adds.",
+    "- **Added latency**: the simulator waits before every message it sends (and before the "
+    "upgrade); the stub waits before its one answer. Both backends otherwise answer at once.",
+    "- CPU is read from /proc (per-thread `se.sum_exec_runtime`) before and after each load; "
+    "peak memory is the server's VmHWM, with a fresh server per scale level. The load "
+    "generator, simulator and server share the machine's cores, so their CPU is shown too.",
+    "- The peer, wyoming-openai, needs Python ≥ 3.12 and is installed into `.venv-peer/`. It "
+    "buffers the utterance and uploads it as a WAV file after audio-stop.",
+    "- Percentiles are nearest-rank over every paired utterance of a row; with few utterances "
+    "p99 is close to the maximum.",
+]
+
+
+def machine() -> str:
+    """CPU model, cores, memory, OS and Python."""
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    return (
+        f"{model}, {os.cpu_count()} cores, {mem_kib / 1024**2:.0f} GiB, "
+        f"Linux {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def commit() -> str:
+    """Short commit hash, marked if the work tree has changes."""
+    git = ["git", "-C", str(HERE.parent)]
+    head = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "wyoming_truebar", "truebar_sim"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return (head.stdout.strip() or "unknown") + (" + uncommitted changes" if dirty.stdout else "")
+
+
+async def run_all(sizes: suite.Sizes, peer: bool, profile: bool) -> dict[str, Any]:
+    """Every section, in an order that keeps the slow ones last."""
+    print("benchmark: start-up and conversion", file=sys.stderr)
+    results: dict[str, Any] = {"startup": await suite.startup(sizes)}
+    results["conversion"] = suite.conversion_rows(sizes)
+    print("benchmark: overhead by utterance length", file=sys.stderr)
+    results["lengths"] = await suite.lengths(sizes, 0.0)
+    results["lengths_wan"] = await suite.lengths(sizes, sizes.wan_latency)
+    print("benchmark: scale", file=sys.stderr)
+    results["scale"] = await suite.scale(sizes)
+    print("benchmark: side by side with wyoming-openai", file=sys.stderr)
+    results["side_by_side"] = (
+        await suite.side_by_side(sizes, (0.0, sizes.wan_latency))
+        if peer
+        else {"skipped": "--no-peer"}
+    )
+    print("benchmark: profile", file=sys.stderr)
+    results["profile"] = await suite.profile(sizes) if profile else {"skipped": "--no-profile"}
+    return results
+
+
+def main() -> None:
+    """Entry point: `python -m benchmarks`."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    p.add_argument("--smoke", action="store_true", help="tiny sizes: checks that it all runs")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="directory for results.md/.json (default: benchmarks/, or a temp dir with --smoke)",
+    )
+    p.add_argument("--no-peer", action="store_true", help="skip the wyoming-openai comparison")
+    p.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    args = p.parse_args()
+    out = args.out or (Path(tempfile.mkdtemp(prefix="bench-")) if args.smoke else HERE)
+    sizes = suite.SMOKE if args.smoke else suite.Sizes()
+    results = asyncio.run(run_all(sizes, not args.no_peer, not args.no_profile))
+    results["meta"] = {
+        "command": "bash script/bench" + "".join(f" {a}" for a in sys.argv[1:]),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit(),
+        "machine": machine(),
+        "smoke": args.smoke,
+        "chunk": "1024-frame chunks, 16 kHz mono 16-bit unless a row says otherwise",
+        "notes": NOTES,
+    }
+    results["targets"] = report.targets(results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / "results.md").write_text(report.markdown(results))
+    print(f"benchmark: wrote {out / 'results.md'} and {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""The benchmark sections: each starts what it measures, runs it, and returns its figures."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from truebar_sim.demo import free_port
+
+from . import conversion, peer
+from .load_run import Load, run_load
+from .procs import (
+    Proc,
+    bridge,
+    bridge_env,
+    describe,
+    memory_kib,
+    sim_finish_times,
+    simulator,
+    spawn,
+)
+
+BRIDGE_ARGS = ("--max-sessions", "600")
+"""500 satellites need more than the default 200 sessions."""
+IDLE_SETTLE = 2.0
+FIRST_INFO_POLL = 0.005
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much of everything to run (the full run, or a smoke run of seconds)."""
+
+    length_satellites: int = 100
+    lengths: tuple[tuple[float, int], ...] = ((1, 4), (3, 3), (8, 2), (15, 2))
+    wan_latency: float = 0.040
+    scale_seconds: float = 3.0
+    scale: tuple[tuple[int, int], ...] = ((1, 10), (10, 5), (100, 3), (300, 3), (500, 3))
+    stereo_satellites: int = 100
+    peer_satellites: int = 10
+    peer_lengths: tuple[tuple[float, int], ...] = ((1, 3), (3, 3), (8, 2), (15, 2))
+    startup_runs: int = 5
+    conversion_seconds: float = 10.0
+    conversion_repeats: int = 3
+    profile_satellites: int = 100
+
+
+SMOKE = Sizes(
+    length_satellites=2,
+    lengths=((1, 1),),
+    scale_seconds=1.0,
+    scale=((1, 1), (3, 1)),
+    stereo_satellites=2,
+    peer_satellites=1,
+    peer_lengths=((1, 1),),
+    startup_runs=1,
+    conversion_seconds=1.0,
+    conversion_repeats=1,
+    profile_satellites=2,
+)
+
+
+def numbered(loads: list[Load]) -> list[Load]:
+    """Give each load ids that no earlier load on the same backend used (so the byte counts,
+    which pair the client's and the backend's view of an utterance, stay unique)."""
+    out, first = [], 0
+    for load in loads:
+        out.append(replace(load, first_id=first))
+        first += load.satellites * load.utterances
+    return out
+
+
+@contextlib.asynccontextmanager
+async def bridge_stack(latency: float = 0.0) -> AsyncIterator[tuple[Proc, Proc]]:
+    """The simulator (byte mode) and a bridge in front of it."""
+    async with simulator(latency) as sim, bridge(sim.port, *BRIDGE_ARGS) as server:
+        yield server, sim
+
+
+async def bridge_rows(loads: list[Load], latency: float = 0.0) -> list[dict[str, Any]]:
+    """Run loads one after another against one bridge."""
+    rows = []
+    async with bridge_stack(latency) as (server, sim):
+        for load in numbered(loads):
+            row = await run_load(load, server, sim, lambda: sim_finish_times(sim.port))
+            rows.append({**row, "wan_latency_ms": latency * 1000})
+    return rows
+
+
+async def lengths(sizes: Sizes, latency: float) -> list[dict[str, Any]]:
+    """Overhead by utterance length at many concurrent satellites."""
+    loads = [Load(sizes.length_satellites, s, n) for s, n in sizes.lengths]
+    return await bridge_rows(loads, latency)
+
+
+async def scale(sizes: Sizes) -> list[dict[str, Any]]:
+    """Concurrent satellites; a fresh bridge per level so peak memory is the level's own."""
+    rows = []
+    for satellites, utterances in sizes.scale:
+        load = Load(satellites, sizes.scale_seconds, utterances)
+        rows += await bridge_rows([load])
+    stereo = Load(sizes.stereo_satellites, sizes.scale_seconds, 3, rate=48000, channels=2)
+    rows += await bridge_rows([stereo])
+    return rows
+
+
+async def side_by_side(sizes: Sizes, latencies: tuple[float, ...]) -> dict[str, Any]:
+    """This bridge and wyoming-openai, same client and utterances, with and without latency."""
+    python = await asyncio.to_thread(peer.ensure_peer)
+    if python is None:
+        return {"skipped": "no Python >= 3.12 for wyoming-openai"}
+    loads = [Load(sizes.peer_satellites, s, n) for s, n in sizes.peer_lengths]
+    rows: list[dict[str, Any]] = []
+    for latency in latencies:
+        for row in await bridge_rows(loads, latency):
+            rows.append({**row, "server": "wyoming-truebar"})
+        async with peer.stub(latency) as backend, peer.peer(python, backend.port) as server:
+            for load in numbered(loads):
+                row = await run_load(load, server, backend, lambda: peer.stub_times(backend.port))
+                rows.append({**row, "server": "wyoming-openai", "wan_latency_ms": latency * 1000})
+    return {"peer_version": peer.peer_version(python), "rows": rows}
+
+
+async def startup(sizes: Sizes) -> dict[str, Any]:
+    """Start-up time to the first Info answer, and idle memory."""
+    first_info, idle = [], []
+    async with simulator() as sim:
+        for _ in range(sizes.startup_runs):
+            port = free_port()
+            args = [sys.executable, "-m", "wyoming_truebar", "--uri", f"tcp://127.0.0.1:{port}"]
+            async with spawn(args, bridge_env(sim.port), port) as proc:
+                while True:
+                    try:
+                        await describe(port, timeout=1.0)
+                        break
+                    except (OSError, TimeoutError):
+                        await asyncio.sleep(FIRST_INFO_POLL)
+                first_info.append((time.perf_counter() - proc.started) * 1000)
+                await asyncio.sleep(IDLE_SETTLE)
+                idle.append(memory_kib(proc.proc.pid) * 1024 / 1e6)
+    return {"first_info_ms": sorted(first_info), "idle_rss_mb": sorted(idle)}
+
+
+def conversion_rows(sizes: Sizes) -> list[dict[str, Any]]:
+    """Audio conversion throughput and SNR."""
+    return conversion.measure(sizes.conversion_seconds, sizes.conversion_repeats)
+
+
+async def profile(sizes: Sizes, top: int = 15) -> dict[str, Any]:
+    """Sample the bridge with py-spy under load; the functions with the most own time."""
+    found = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if found is None:
+        return {"skipped": "py-spy is not installed"}
+    spy = [found]
+    load = Load(sizes.profile_satellites, 3.0, 2)
+    async with bridge_stack() as (server, sim):
+        record = subprocess.Popen(
+            [
+                *spy,
+                "record",
+                "--pid",
+                str(server.proc.pid),
+                "--format",
+                "raw",
+                "--output",
+                "/dev/stdout",
+                "--rate",
+                "250",
+                "--duration",
+                str(int(load.seconds * 2 + 2)),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        await run_load(load, server, sim, lambda: sim_finish_times(sim.port))
+        raw, _ = await asyncio.to_thread(record.communicate)
+    return {"top": _top_functions(raw, top)}
+
+
+def _top_functions(raw: str, top: int) -> list[dict[str, Any]]:
+    own: dict[str, int] = {}
+    total = idle = 0
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frame = stack.rsplit(";", 1)[-1]
+        total += int(count)
+        if "select (selectors.py" in frame:
+            idle += int(count)
+            continue
+        own[frame] = own.get(frame, 0) + int(count)
+    busy = max(1, total - idle)
+    ranked = sorted(own.items(), key=lambda item: -item[1])[:top]
+    return [{"function": f, "busy_percent": 100 * n / busy} for f, n in ranked]
