@@ -1,0 +1,280 @@
+"""The settings table: every option's name, default, validation rule and help (no I/O)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+import voluptuous as vol
+
+ENV_PREFIX = "TRUEBAR_"
+DEFAULT_TAGS = ("KALDI:sl-SI:*:*", "KALDI:en-US:*:*", "KALDI:de-DE:*:*")
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    tags = tuple(str(t).strip() for t in items if str(t).strip())
+    for tag in tags:
+        if len(tag.split(":")) != 4:
+            raise vol.Invalid(f"tag {tag!r} is not FRAMEWORK:language:domain:version")
+    if not tags:
+        raise vol.Invalid("at least one tag is needed")
+    return tags
+
+
+def _url(schemes: tuple[str, ...]) -> Any:
+    def check(value: Any) -> str:
+        text = str(value)
+        if not text.startswith(tuple(s + "://" for s in schemes)):
+            raise vol.Invalid(f"must start with {' or '.join(s + '://' for s in schemes)}")
+        return text
+
+    return check
+
+
+def _networks(value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    try:
+        return tuple(
+            ipaddress.ip_network(str(i).strip(), strict=False) for i in items if str(i).strip()
+        )
+    except ValueError as err:
+        raise vol.Invalid(f"not a network in CIDR form ({err})") from err
+
+
+def _overrides(value: Any) -> tuple[tuple[str, str], ...]:
+    """`sl=KALDI:sl-SI:COL:v,en=...` (or a mapping in the file) → ((language, tag), ...)."""
+    if isinstance(value, dict):
+        pairs = [(str(k), str(v)) for k, v in value.items()]
+    else:
+        items = value.split(",") if isinstance(value, str) else list(value or [])
+        pairs = []
+        for item in (str(i).strip() for i in items):
+            language, sep, tag = item.partition("=")
+            if not item:
+                continue
+            if not sep or not language.strip():
+                raise vol.Invalid(f"{item!r} is not LANGUAGE=TAG")
+            pairs.append((language.strip(), tag.strip()))
+    for _, tag in pairs:
+        _tags(tag)
+    return tuple(pairs)
+
+
+def _list(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
+def _seconds(low: float = 0.1, high: float = 3600) -> Any:
+    return vol.All(vol.Coerce(float), vol.Range(min=low, max=high))
+
+
+_BOOL = vol.Boolean()
+_OPT_STR = vol.Any(None, vol.All(str, vol.Length(min=1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting: its name (key in the file, env TRUEBAR_<NAME>, flag --<name>), rule, help."""
+
+    name: str
+    default: Any
+    rule: Any
+    help: str
+    flag: bool = True
+    """False for secrets: they never go on a command line (env or file only)."""
+    const: Any = None
+    """If set, the flag's value is optional and this is used when it is left out."""
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "uri",
+        "tcp://0.0.0.0:10300",
+        _url(("tcp", "unix", "stdio")),
+        "Wyoming address to serve: tcp://HOST:PORT, unix://PATH or stdio://",
+    ),
+    Option("username", None, _OPT_STR, "Truebar user (a service user with the online role)"),
+    Option("password", None, _OPT_STR, "Truebar password (env or config file only)", flag=False),
+    Option(
+        "password_file", None, _OPT_STR, "file holding the Truebar password (container secrets)"
+    ),
+    Option("client_id", "truebar-client", str, "OAuth client id"),
+    Option(
+        "auth_url",
+        "https://auth.true-bar.si/realms/truebar/protocol/openid-connect/token",
+        _url(("http", "https")),
+        "token endpoint URL",
+    ),
+    Option("api_base_url", "https://api.true-bar.si", _url(("http", "https")), "REST API base URL"),
+    Option(
+        "stt_ws_url",
+        "wss://api.true-bar.si/api/pipelines/stream",
+        _url(("ws", "wss")),
+        "streaming WebSocket URL",
+    ),
+    Option(
+        "asr_tag",
+        None,
+        vol.Any(None, vol.All(_tags, vol.Length(max=1))),
+        "force this one ASR tag for every utterance (e.g. KALDI:en-US:*:*)",
+    ),
+    Option(
+        "asr_tags",
+        DEFAULT_TAGS,
+        _tags,
+        "comma-separated ASR tags to offer; their languages are advertised to clients",
+    ),
+    Option(
+        "asr_tag_overrides",
+        (),
+        _overrides,
+        "per-language tags that win over discovery, "
+        "e.g. sl=KALDI:sl-SI:COL:20221208-0800,en=KALDI:en-US:*:*",
+    ),
+    Option(
+        "discovery_interval",
+        3600.0,
+        vol.Any(0, _seconds(10, 86400)),
+        "seconds between stage discoveries (0: off, offer asr_tags only)",
+    ),
+    Option(
+        "nlp_tasks",
+        (),
+        _list,
+        "NLP stages after ASR, each TASK (all languages) or "
+        "LANGUAGE:TASK, e.g. NLP_pc or sl:NLP_pc; tags come from discovery; policy SKIP",
+    ),
+    Option(
+        "streaming",
+        True,
+        _BOOL,
+        "stream committed text as transcript-chunk events while "
+        "the user speaks (wyoming >= 1.7 clients)",
+    ),
+    Option(
+        "default_language",
+        None,
+        _OPT_STR,
+        "language used when a client asks for one with no tag (default: the first tag's)",
+    ),
+    Option(
+        "strict_language",
+        False,
+        _BOOL,
+        "refuse an unknown language with an error instead of using the default",
+    ),
+    Option("token_timeout", 10.0, _seconds(), "seconds for one token request"),
+    Option("connect_timeout", 5.0, _seconds(), "seconds for the WebSocket connect and upgrade"),
+    Option("setup_timeout", 5.0, _seconds(), "seconds to wait for INITIALIZED and CONFIGURED"),
+    Option("finish_timeout", 5.0, _seconds(), "seconds to wait for FINISHED after audio-stop"),
+    Option(
+        "heartbeat",
+        10.0,
+        _seconds(1),
+        "seconds between WebSocket pings; a missing pong ends a dead connection",
+    ),
+    Option(
+        "idle_timeout",
+        30.0,
+        _seconds(),
+        "seconds a client may stay silent (no event) before it is disconnected",
+    ),
+    Option(
+        "max_utterance_seconds",
+        60.0,
+        _seconds(1, 600),
+        "longest utterance, in seconds of audio (bounds the replay buffer)",
+    ),
+    Option(
+        "max_sessions",
+        200,
+        vol.All(vol.Coerce(int), vol.Range(min=1, max=10000)),
+        "most utterances served at once; one more gets the error `busy`",
+    ),
+    Option(
+        "max_event_bytes",
+        1 << 20,
+        vol.All(vol.Coerce(int), vol.Range(min=4096)),
+        "largest Wyoming event (header, data and payload) accepted, in bytes",
+    ),
+    Option(
+        "reconnect_attempts",
+        3,
+        vol.All(vol.Coerce(int), vol.Range(min=1, max=10)),
+        "Truebar connections tried per utterance before giving up",
+    ),
+    Option(
+        "reconnect_deadline",
+        10.0,
+        _seconds(),
+        "seconds after audio-stop within which reconnects may still start",
+    ),
+    Option(
+        "allowed_networks",
+        (),
+        _networks,
+        "comma-separated client networks (CIDR) allowed "
+        "to connect; empty allows all (the Wyoming protocol has no authentication)",
+    ),
+    Option(
+        "shutdown_grace",
+        10.0,
+        _seconds(0, 600),
+        "seconds utterances in flight may take to finish after SIGTERM",
+    ),
+    Option(
+        "http_port",
+        None,
+        vol.Any(None, vol.All(vol.Coerce(int), vol.Range(min=0, max=65535))),
+        "port of the HTTP API (/healthz, /metrics), bound on --uri's host; off unless set "
+        "(0 picks a free port)",
+    ),
+    Option(
+        "log_transcripts",
+        False,
+        _BOOL,
+        "include the transcript text in the INFO line of each utterance",
+    ),
+    Option(
+        "zeroconf",
+        None,
+        _OPT_STR,
+        "advertise the server over mDNS (zeroconf) under this "
+        "name; --zeroconf alone uses 'truebar'",
+        const="truebar",
+    ),
+    Option(
+        "zeroconf_host",
+        None,
+        _OPT_STR,
+        "address to advertise instead of the bound one (NAT, containers)",
+    ),
+    Option(
+        "zeroconf_port",
+        None,
+        vol.Any(None, vol.All(vol.Coerce(int), vol.Range(1, 65535))),
+        "port to advertise instead of the bound one",
+    ),
+    Option(
+        "supervisor_url",
+        "http://supervisor",
+        _url(("http", "https")),
+        "Supervisor API (as an add-on, the server registers there once it answers describe)",
+    ),
+    Option(
+        "verify_tls",
+        True,
+        _BOOL,
+        "verify Truebar's TLS certificates (turn off only for self-signed test deployments)",
+    ),
+    Option("enable_interims", False, _BOOL, "ask Truebar for interim segments (not needed)"),
+    Option("debug", False, _BOOL, "log at DEBUG"),
+)
+
+
+def env_name(name: str) -> str:
+    """Return the environment variable of a setting."""
+    return ENV_PREFIX + name.upper()
