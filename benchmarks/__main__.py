@@ -36,8 +36,10 @@ NOTES = [
     "- **Overhead** = audio-stop → transcript at the client, minus the backend's own time "
     "(simulator: EOS received → FINISHED sent; OpenAI stub: upload received → answer). "
     "What is left is what the server in the middle adds.",
-    "- **Added latency**: the simulator waits before every message it sends (and before the "
-    "upgrade); the stub waits before its one answer. Both backends otherwise answer at once.",
+    "- **Added latency**: every message the simulator sends (and its upgrade) arrives that "
+    "much later, as over a WAN (messages sent back to back still arrive back to back); the "
+    "stub's one answer is delayed the same. Both backends otherwise answer at once; requests "
+    "towards them are not delayed, for either server.",
     "- CPU is read from /proc (per-thread `se.sum_exec_runtime`) before and after each load; "
     "peak memory is the server's VmHWM, with a fresh server per scale level. The load "
     "generator, simulator and server share the machine's cores, so their CPU is shown too.",

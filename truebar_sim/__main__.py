@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="delay before every server message and upgrade (simulated WAN)",
+        help="every server message and the upgrade arrive this late (a simulated WAN: "
+        "messages sent back to back still arrive back to back)",
     )
     p.add_argument("--debug", action="store_true", help="log at DEBUG")
     return p

@@ -41,7 +41,8 @@ class Faults:
     warning: bool = False
     """Send a WARNING right after CONFIGURED."""
     latency: float = 0.0
-    """Seconds added before every message the server sends and before the upgrade (a WAN)."""
+    """Seconds every server message arrives late, and the upgrade too (a WAN: messages sent
+    back to back still arrive back to back)."""
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update (from the control endpoint or the CLI)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
@@ -44,14 +45,34 @@ class StreamSession:
         self._digest = hashlib.sha256()
         self._drop_at: int | None = None
         self._record: dict[str, Any] = {"sessionId": self._session_id, "finished": False}
+        self._outbox: asyncio.Future[None] | None = None
 
     async def send(self, message: dict[str, Any]) -> None:
-        """Send one JSON message, after the simulated WAN latency."""
+        """Send one JSON message; with a simulated WAN latency it arrives that much later.
+
+        Like a real network, the delay is a pipeline, not a queue: messages sent back to
+        back (final segments, then FINISHED) arrive back to back, each `latency` late.
+        """
         faults = self._state.faults
-        if faults.latency:
-            await asyncio.sleep(faults.latency)
         kind = message.pop("type")
-        await self._ws.send_str(json.dumps({faults.message_type_key: kind, **message}))
+        text = json.dumps({faults.message_type_key: kind, **message})
+        if not faults.latency:
+            await self._ws.send_str(text)
+            return
+        due = asyncio.get_running_loop().time() + faults.latency
+        self._outbox = asyncio.ensure_future(self._deliver(self._outbox, due, text))
+
+    async def _deliver(self, before: asyncio.Future[None] | None, due: float, text: str) -> None:
+        if before is not None:
+            await before  # keeps the order of messages
+        await asyncio.sleep(due - asyncio.get_running_loop().time())
+        with contextlib.suppress(ConnectionError):
+            await self._ws.send_str(text)
+
+    async def flush(self) -> None:
+        """Wait until every delayed message is on the wire."""
+        if self._outbox is not None:
+            await self._outbox
 
     async def run(self) -> None:
         """Serve the session until it ends, however it ends."""
@@ -67,6 +88,8 @@ class StreamSession:
         except (ConnectionError, asyncio.CancelledError):
             raise
         finally:
+            if self._outbox is not None:
+                self._outbox.cancel()
             self._record.update(bytes=self._received, sha256=self._digest.hexdigest())
             if self._recognizer is not None:
                 self._recognizer.close()
@@ -75,6 +98,7 @@ class StreamSession:
         error = {"id": self._session_id, "timestamp": int(time.time() * 1000), "message": text}
         if not self._ws.closed:
             await self.send({"type": "ERROR", "error": error})
+            await self.flush()
             await self._ws.close(code=code, message=text.encode()[:120])
 
     async def _serve(self) -> None:
@@ -211,6 +235,7 @@ class StreamSession:
                 pass  # hold the socket open until the client gives up
             return
         await self.send({"type": "STATUS", "status": "FINISHED", "lengthMs": self._received // 32})
+        await self.flush()
         took_ms = (time.perf_counter() - eos_at) * 1000
         self._state.counters.finish_times.append((self._received, took_ms))
         self._record["finished"] = True
