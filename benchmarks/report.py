@@ -157,7 +157,7 @@ def _sections(results: Row) -> list[str]:
     latency = results["lengths_wan"][0]["wan_latency_ms"]
     lines = [f"## 1. Bridge overhead by utterance length ({sats} concurrent satellites)", ""]
     lines += [*_length_table(results["lengths"]), ""]
-    lines += [f"## 2. The same with {latency:.0f} ms added before every simulator message", ""]
+    lines += [f"## 2. The same with every simulator message arriving {latency:.0f} ms late", ""]
     lines += [*_length_table(results["lengths_wan"]), ""]
     lines += ["## 3. Scale: concurrent real-time satellites", "", *_scale_table(results["scale"])]
     lines += ["", "## 4. Audio conversion (1024-frame chunks)", ""]

@@ -48,7 +48,7 @@ class Sizes:
     peer_lengths: tuple[tuple[float, int], ...] = ((1, 3), (3, 3), (8, 2), (15, 2))
     startup_runs: int = 5
     conversion_seconds: float = 10.0
-    conversion_repeats: int = 3
+    conversion_repeats: int = 7
     profile_satellites: int = 100
 
 
