@@ -103,7 +103,8 @@ async def run_load(
             failures[outcome] = failures.get(outcome, 0) + 1
             continue
         latency.append(ms)
-        reported = int(text.split()[0]) if text.split() and text.split()[0].isdigit() else -1
+        count = text.partition(" ")[0]
+        reported = int(count) if count.isdigit() else -1
         if reported in own:
             backend_ms.append(own[reported])
             overhead.append(ms - own[reported])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
-from truebar_sim.demo import free_port, wait_until
+from truebar_sim.demo import free_port, wait_http, wait_until
 
 from .procs import Proc, describe, spawn
 
@@ -64,13 +64,8 @@ async def stub(latency: float) -> AsyncIterator[Proc]:
     port = free_port()
     args = [sys.executable, "-m", "benchmarks.openai_stub", "--port", str(port)]
     args += ["--latency", str(latency)]
-    async with spawn(args, dict(os.environ), port) as proc, aiohttp.ClientSession() as http:
-
-        async def up() -> None:
-            async with http.get(f"http://127.0.0.1:{port}/_stub/times") as resp:
-                resp.raise_for_status()
-
-        await wait_until(up, "the OpenAI stub")
+    async with spawn(args, dict(os.environ), port) as proc:
+        await wait_http(f"http://127.0.0.1:{port}/_stub/times", "the OpenAI stub")
         yield proc
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 from wyoming.info import Describe
 
-from truebar_sim.demo import free_port, wait_until
+from truebar_sim.demo import bridge_env, free_port, wait_http, wait_until
 from wyoming_truebar.wyoming_io import encode_event
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -116,20 +116,6 @@ def sim_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def bridge_env(sim_port: int) -> dict[str, str]:
-    """Environment pointing a bridge at a simulator (the password never goes on a command line)."""
-    base = sim_url(sim_port)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUEBAR_")}
-    env.update(
-        TRUEBAR_USERNAME="demo",
-        TRUEBAR_PASSWORD="demo",
-        TRUEBAR_AUTH_URL=base + "/realms/truebar/protocol/openid-connect/token",
-        TRUEBAR_API_BASE_URL=base,
-        TRUEBAR_STT_WS_URL=f"ws://127.0.0.1:{sim_port}/api/pipelines/stream",
-    )
-    return env
-
-
 @contextlib.asynccontextmanager
 async def simulator(latency: float = 0.0) -> AsyncIterator[Proc]:
     """The Truebar simulator in its cheap byte-counting mode."""
@@ -137,13 +123,8 @@ async def simulator(latency: float = 0.0) -> AsyncIterator[Proc]:
     args = [sys.executable, "-m", "truebar_sim", "--port", str(port), "--mode", "bytes"]
     if latency:
         args += ["--latency", str(latency)]
-    async with spawn(args, dict(os.environ), port) as proc, aiohttp.ClientSession() as http:
-
-        async def up() -> None:
-            async with http.get(sim_url(port) + "/api/info") as resp:
-                resp.raise_for_status()
-
-        await wait_until(up, "the simulator")
+    async with spawn(args, dict(os.environ), port) as proc:
+        await wait_http(sim_url(port) + "/api/info", "the simulator")
         yield proc
 
 
@@ -152,7 +133,7 @@ async def bridge(sim_port: int, *extra: str) -> AsyncIterator[Proc]:
     """The bridge (`python -m wyoming_truebar`) in front of a simulator."""
     port = free_port()
     args = [sys.executable, "-m", "wyoming_truebar", "--uri", f"tcp://127.0.0.1:{port}", *extra]
-    async with spawn(args, bridge_env(sim_port), port) as proc:
+    async with spawn(args, bridge_env(sim_url(sim_port), inherit_settings=False), port) as proc:
         await wait_until(lambda: describe(port), "the bridge")
         yield proc
 

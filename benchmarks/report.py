@@ -80,51 +80,100 @@ def targets(results: Row) -> list[Row]:
     return out
 
 
+def _table(columns: list[str], cells: list[list[str]]) -> list[str]:
+    """A Markdown table: header, separator, one line per row of cells."""
+    return [
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+        *("| " + " | ".join(row) + " |" for row in cells),
+    ]
+
+
+P50_99 = ("p50", "p99")
+
+
 def _length_table(rows: list[Row]) -> list[str]:
-    lines = [
-        "| utterance | ok | overhead p50 / p95 / p99 / max (ms) | audio-stop → transcript "
-        "p50 / p99 (ms) | simulator's own EOS → FINISHED p50 (ms) |",
-        "|---|---|---|---|---|",
+    columns = [
+        "utterance",
+        "ok",
+        "overhead p50 / p95 / p99 / max (ms)",
+        "audio-stop → transcript p50 / p99 (ms)",
+        "simulator's own EOS → FINISHED p50 (ms)",
     ]
-    lines += [
-        f"| {r['seconds']:g} s | {_ok(r)} | {_pcts(r['overhead_ms'])} | "
-        f"{_pcts(r['latency_ms'], ('p50', 'p99'))} | {_ms(r['backend_ms']['p50'])} |"
-        for r in rows
-    ]
-    return lines
+    return _table(
+        columns,
+        [
+            [
+                f"{r['seconds']:g} s",
+                _ok(r),
+                _pcts(r["overhead_ms"]),
+                _pcts(r["latency_ms"], P50_99),
+                _ms(r["backend_ms"]["p50"]),
+            ]
+            for r in rows
+        ],
+    )
 
 
 def _scale_table(rows: list[Row]) -> list[str]:
-    lines = [
-        "| satellites | audio | ok | overhead p50 / p95 / p99 / max (ms) | server CPU ms per "
-        "audio s | server CPU % of a core | server peak RSS (MB) | simulator CPU ms per audio s "
-        "| load generator CPU ms per audio s |",
-        "|---|---|---|---|---|---|---|---|---|",
+    columns = [
+        "satellites",
+        "audio",
+        "ok",
+        "overhead p50 / p95 / p99 / max (ms)",
+        "server CPU ms per audio s",
+        "server CPU % of a core",
+        "server peak RSS (MB)",
+        "simulator CPU ms per audio s",
+        "load generator CPU ms per audio s",
     ]
-    lines += [
-        f"| {r['satellites']} | {r['format']} | {_ok(r)} | {_pcts(r['overhead_ms'])} | "
-        f"{r['server_cpu_ms_per_audio_s']:.2f} | {r['server_cpu_percent']:.0f} | "
-        f"{r['server_peak_mb']:.1f} | {r['backend_cpu_ms_per_audio_s']:.2f} | "
-        f"{r['load_cpu_ms_per_audio_s']:.2f} |"
-        for r in rows
-    ]
-    return lines
+    return _table(
+        columns,
+        [
+            [
+                str(r["satellites"]),
+                r["format"],
+                _ok(r),
+                _pcts(r["overhead_ms"]),
+                f"{r['server_cpu_ms_per_audio_s']:.2f}",
+                f"{r['server_cpu_percent']:.0f}",
+                f"{r['server_peak_mb']:.1f}",
+                f"{r['backend_cpu_ms_per_audio_s']:.2f}",
+                f"{r['load_cpu_ms_per_audio_s']:.2f}",
+            ]
+            for r in rows
+        ],
+    )
 
 
 def _peer_table(rows: list[Row]) -> list[str]:
-    lines = [
-        "| added latency | utterance | server | ok | overhead p50 / p99 (ms) | audio-stop → "
-        "transcript p50 / p99 (ms) | backend's own time p50 (ms) | server CPU ms per audio s |",
-        "|---|---|---|---|---|---|---|---|",
+    columns = [
+        "added latency",
+        "utterance",
+        "server",
+        "ok",
+        "overhead p50 / p99 (ms)",
+        "audio-stop → transcript p50 / p99 (ms)",
+        "backend's own time p50 (ms)",
+        "server CPU ms per audio s",
     ]
     ordered = sorted(rows, key=lambda r: (r["wan_latency_ms"], r["seconds"], r["server"]))
-    lines += [
-        f"| {r['wan_latency_ms']:.0f} ms | {r['seconds']:g} s | {r['server']} | {_ok(r)} | "
-        f"{_pcts(r['overhead_ms'], ('p50', 'p99'))} | {_pcts(r['latency_ms'], ('p50', 'p99'))} "
-        f"| {_ms(r['backend_ms']['p50'])} | {r['server_cpu_ms_per_audio_s']:.2f} |"
-        for r in ordered
-    ]
-    return lines
+    return _table(
+        columns,
+        [
+            [
+                f"{r['wan_latency_ms']:.0f} ms",
+                f"{r['seconds']:g} s",
+                r["server"],
+                _ok(r),
+                _pcts(r["overhead_ms"], P50_99),
+                _pcts(r["latency_ms"], P50_99),
+                _ms(r["backend_ms"]["p50"]),
+                f"{r['server_cpu_ms_per_audio_s']:.2f}",
+            ]
+            for r in ordered
+        ],
+    )
 
 
 def markdown(results: Row) -> str:
@@ -141,12 +190,13 @@ def markdown(results: Row) -> str:
         "",
         "## Targets",
         "",
-        "| target | measured | met |",
-        "|---|---|---|",
-    ]
-    lines += [
-        f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |"
-        for t in results["targets"]
+        *_table(
+            ["target", "measured", "met"],
+            [
+                [t["target"], t["measured"], "yes" if t["met"] else "**no**"]
+                for t in results["targets"]
+            ],
+        ),
     ]
     lines += ["", *_sections(results), "", "## How this is measured", "", *meta["notes"]]
     return "\n".join(lines) + "\n"
@@ -161,11 +211,13 @@ def _sections(results: Row) -> list[str]:
     lines += [*_length_table(results["lengths_wan"]), ""]
     lines += ["## 3. Scale: concurrent real-time satellites", "", *_scale_table(results["scale"])]
     lines += ["", "## 4. Audio conversion (1024-frame chunks)", ""]
-    lines += ["| input | × real time | SNR vs soxr VHQ (dB) |", "|---|---|---|"]
-    lines += [
-        f"| {r['format']} | {r['x_realtime']:.0f} | {r['snr_db']:.1f} |"
-        for r in results["conversion"]
-    ]
+    lines += _table(
+        ["input", "× real time", "SNR vs soxr VHQ (dB)"],
+        [
+            [r["format"], f"{r['x_realtime']:.0f}", f"{r['snr_db']:.1f}"]
+            for r in results["conversion"]
+        ],
+    )
     start = results["startup"]
     lines += ["", "## 5. Start-up and idle memory", ""]
     lines += [
@@ -187,6 +239,8 @@ def _sections(results: Row) -> list[str]:
     if "skipped" in prof:
         lines += [f"Not run: {prof['skipped']}."]
     else:
-        lines += ["| busy % | function |", "|---|---|"]
-        lines += [f"| {p['busy_percent']:.1f} | `{p['function']}` |" for p in prof["top"]]
+        lines += _table(
+            ["busy %", "function"],
+            [[f"{p['busy_percent']:.1f}", f"`{p['function']}`"] for p in prof["top"]],
+        )
     return lines

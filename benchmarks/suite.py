@@ -13,17 +13,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from truebar_sim.demo import free_port
+from truebar_sim.demo import bridge_env, free_port
 
 from . import conversion, peer
 from .load_run import Load, run_load
 from .procs import (
     Proc,
     bridge,
-    bridge_env,
     describe,
     memory_kib,
     sim_finish_times,
+    sim_url,
     simulator,
     spawn,
 )
@@ -135,7 +135,8 @@ async def startup(sizes: Sizes) -> dict[str, Any]:
         for _ in range(sizes.startup_runs):
             port = free_port()
             args = [sys.executable, "-m", "wyoming_truebar", "--uri", f"tcp://127.0.0.1:{port}"]
-            async with spawn(args, bridge_env(sim.port), port) as proc:
+            env = bridge_env(sim_url(sim.port), inherit_settings=False)
+            async with spawn(args, env, port) as proc:
                 while True:
                     try:
                         await describe(port, timeout=1.0)

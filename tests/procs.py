@@ -14,11 +14,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe
 
-from truebar_sim.demo import free_port, wait_until
+from truebar_sim.demo import bridge_env as demo_bridge_env
+from truebar_sim.demo import free_port, wait_http, wait_until
 
 
 def command(name: str) -> str:
@@ -71,19 +71,8 @@ async def spawn(args: list[str], env: dict[str, str], port: int) -> AsyncIterato
 
 
 def bridge_env(sim_url: str, **extra: str) -> dict[str, str]:
-    """Environment for a bridge process pointed at a simulator."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUEBAR_")}
-    env.update(
-        {
-            "TRUEBAR_USERNAME": "demo",
-            "TRUEBAR_PASSWORD": "demo",
-            "TRUEBAR_AUTH_URL": sim_url + "/realms/truebar/protocol/openid-connect/token",
-            "TRUEBAR_API_BASE_URL": sim_url,
-            "TRUEBAR_STT_WS_URL": sim_url.replace("http", "ws", 1) + "/api/pipelines/stream",
-        }
-    )
-    env.update(extra)
-    return env
+    """Environment for a bridge process pointed at a simulator (no inherited TRUEBAR_*)."""
+    return {**demo_bridge_env(sim_url, inherit_settings=False), **extra}
 
 
 @asynccontextmanager
@@ -108,11 +97,6 @@ async def sim_process(*args: str) -> AsyncIterator[Proc]:
     """Start `truebar-sim` and wait until it answers."""
     port = free_port()
     cmd = [command("truebar-sim"), "--port", str(port), *args]
-    async with spawn(cmd, dict(os.environ), port) as proc, aiohttp.ClientSession() as http:
-
-        async def up() -> None:
-            async with http.get(f"http://127.0.0.1:{port}/api/info") as resp:
-                resp.raise_for_status()
-
-        await wait_until(up, "the simulator")
+    async with spawn(cmd, dict(os.environ), port) as proc:
+        await wait_http(f"http://127.0.0.1:{port}/api/info", "the simulator")
         yield proc

@@ -49,6 +49,32 @@ async def wait_until(check: object, what: str) -> None:
             return
 
 
+async def wait_http(url: str, what: str) -> None:
+    """Poll a GET of `url` until it answers 2xx (bounded by STARTUP_TIMEOUT)."""
+    async with aiohttp.ClientSession() as http:
+
+        async def up() -> None:
+            async with http.get(url) as resp:
+                resp.raise_for_status()
+
+        await wait_until(up, what)
+
+
+def bridge_env(sim_url: str, inherit_settings: bool = True) -> dict[str, str]:
+    """The environment for a bridge pointed at a simulator, with the demo account (the
+    password goes in the environment, never on a command line). Without `inherit_settings`,
+    TRUEBAR_* variables of this process are dropped, so only defaults apply."""
+    env = {k: v for k, v in os.environ.items() if inherit_settings or not k.startswith("TRUEBAR_")}
+    env.update(
+        TRUEBAR_USERNAME="demo",
+        TRUEBAR_PASSWORD="demo",  # noqa: S106 - the simulator's demo account
+        TRUEBAR_AUTH_URL=sim_url + "/realms/truebar/protocol/openid-connect/token",
+        TRUEBAR_API_BASE_URL=sim_url,
+        TRUEBAR_STT_WS_URL=sim_url.replace("http", "ws", 1) + "/api/pipelines/stream",
+    )
+    return env
+
+
 @contextlib.asynccontextmanager
 async def running(
     args: list[str], env: dict[str, str], log: IO[bytes]
@@ -95,14 +121,7 @@ async def demo(realtime: bool) -> int:
     """Run the whole demo; return the process exit code."""
     sim_port, bridge_port = free_port(), free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
-    env = {
-        **os.environ,
-        "TRUEBAR_USERNAME": "demo",
-        "TRUEBAR_PASSWORD": "demo",
-        "TRUEBAR_AUTH_URL": sim_url + "/realms/truebar/protocol/openid-connect/token",
-        "TRUEBAR_API_BASE_URL": sim_url,
-        "TRUEBAR_STT_WS_URL": f"ws://127.0.0.1:{sim_port}/api/pipelines/stream",
-    }
+    env = bridge_env(sim_url)
     sim_cmd = [sys.executable, "-m", "truebar_sim", "--port", str(sim_port)]
     bridge_cmd = [
         sys.executable,
@@ -113,15 +132,7 @@ async def demo(realtime: bool) -> int:
     ]
     log = tempfile.NamedTemporaryFile(prefix="truebar-demo-", suffix=".log", delete=False)  # noqa: SIM115
     print(f"Logs of the simulator and the bridge: {log.name}")
-    async with (
-        running(sim_cmd, env, log),
-        running(bridge_cmd, env, log),
-        aiohttp.ClientSession() as http,
-    ):
-
-        async def sim_up() -> None:
-            async with http.get(sim_url + "/api/info") as resp:
-                resp.raise_for_status()
+    async with running(sim_cmd, env, log), running(bridge_cmd, env, log):
 
         async def bridge_up() -> None:
             async with AsyncTcpClient("127.0.0.1", bridge_port) as client:
@@ -129,7 +140,7 @@ async def demo(realtime: bool) -> int:
                 async with asyncio.timeout(1):
                     await client.read_event()
 
-        await wait_until(sim_up, "the simulator")
+        await wait_http(sim_url + "/api/info", "the simulator")
         await wait_until(bridge_up, "the bridge")
         print(
             f"Simulator on {sim_url}, bridge on tcp://127.0.0.1:{bridge_port}"
