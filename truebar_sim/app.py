@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from aiohttp import web
 
 from .auth import GrantError, TokenStore, bearer_token
-from .recognizer import DecoderPool, shared_pool
+from .recognizer import SharedDecoder, shared_decoder
 from .stages import STAGES
 from .state import Counters, Faults, RecognitionMode, SimSettings
 from .stream import StreamSession
@@ -20,18 +20,18 @@ TOKEN_PATH = "/realms/truebar/protocol/openid-connect/token"  # noqa: S105 - a U
 
 @dataclass
 class SimState:
-    """Everything the handlers share: settings, faults, counters, tokens, decoders."""
+    """Everything the handlers share: settings, faults, counters, tokens, the decoder."""
 
     settings: SimSettings
     faults: Faults = field(default_factory=Faults)
     counters: Counters = field(default_factory=Counters)
     tokens: TokenStore = field(init=False)
-    pool: DecoderPool = field(init=False)
+    decoder: SharedDecoder = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
         self.tokens = TokenStore(s.users, s.client_id, s.access_lifetime, s.refresh_lifetime)
-        self.pool = shared_pool(s.phrases)
+        self.decoder = shared_decoder(s.phrases)
 
 
 STATE_KEY = web.AppKey("state", SimState)
@@ -151,7 +151,7 @@ def build_app(settings: SimSettings, faults: Faults | None = None) -> web.Applic
 
     async def warm(app: web.Application) -> None:
         if settings.mode is RecognitionMode.SPHINX:
-            await state.pool.warm()
+            await state.decoder.warm()
 
     app.on_startup.append(warm)
     return app

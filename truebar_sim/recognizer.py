@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -69,39 +68,35 @@ def build_grammar(phrases: Sequence[str]) -> str:
 
 
 @dataclass
-class DecoderPool:
-    """Pocketsphinx decoders are slow to build (~0.3 s), so finished ones are reused."""
+class SharedDecoder:
+    """One pocketsphinx decoder for every session of the process.
+
+    Building a decoder costs about 0.4 s of CPU with the GIL held, so building one per
+    session made a burst of concurrent sessions wait seconds for CONFIGURED (a real service
+    answers at once). One decoder is enough: each segment is decoded in one batch from fixed
+    cepstral means, so a decode carries no state into the next, and decodes run on the event
+    loop's thread, one at a time.
+    """
 
     phrases: Sequence[str]
-    _idle: list[Any] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _decoder: Any = None
 
-    def _build(self) -> Any:
-        from pocketsphinx import Config, Decoder  # noqa: PLC0415 - optional extra
+    def get(self) -> Any:
+        """Return the decoder, building it on first use (blocking; `warm` does it early)."""
+        if self._decoder is None:
+            from pocketsphinx import Config, Decoder  # noqa: PLC0415 - optional extra
 
-        config = Config()
-        config["logfn"] = "/dev/null"
-        decoder = Decoder(config)
-        decoder.add_jsgf_string("commands", build_grammar(self.phrases))
-        decoder.activate_search("commands")
-        return decoder
-
-    def take(self) -> Any:
-        """Return an idle decoder, building one if none is free (blocking)."""
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self._build()
-
-    def give_back(self, decoder: Any) -> None:
-        """Return a decoder for the next utterance."""
-        with self._lock:
-            self._idle.append(decoder)
+            config = Config()
+            config["logfn"] = "/dev/null"
+            decoder = Decoder(config)
+            decoder.add_jsgf_string("commands", build_grammar(self.phrases))
+            decoder.activate_search("commands")
+            self._decoder = decoder
+        return self._decoder
 
     async def warm(self) -> None:
-        """Build one decoder ahead of the first session, off the event loop."""
-        decoder = await asyncio.to_thread(self._build)
-        self.give_back(decoder)
+        """Build the decoder ahead of the first session, off the event loop."""
+        await asyncio.to_thread(self.get)
 
 
 @dataclass(slots=True)
@@ -137,16 +132,15 @@ class PauseDetector:
 
 
 class SphinxRecognizer:
-    """Real recognition with a pooled pocketsphinx decoder; a pause in speech ends a segment
-    (a final), as Truebar's streaming ASR does.
+    """Real recognition with the shared pocketsphinx decoder; a pause in speech ends a
+    segment (a final), as Truebar's streaming ASR does.
 
     Each segment is decoded in one batch (pocketsphinx's full-utterance mode) from fixed
     cepstral means: decoding incrementally made results depend on how the audio was framed,
-    how much silence followed, and what the pooled decoder had heard before.
+    how much silence followed, and what the decoder had heard before.
     """
 
-    def __init__(self, pool: DecoderPool, decoder: Any) -> None:
-        self._pool = pool
+    def __init__(self, decoder: Any) -> None:
         self._decoder: Any = decoder
         self._pauses = PauseDetector()
         self._segment = bytearray()
@@ -175,20 +169,18 @@ class SphinxRecognizer:
         return self._decode()
 
     def finish(self) -> str:
-        """Decode what is left, return the decoder to the pool and give the text."""
+        """Decode what is left and give the text."""
         text = self._decode()
         self.close()
         return text
 
     def close(self) -> None:
-        """Return the decoder to the pool (safe to call twice)."""
-        decoder, self._decoder = self._decoder, None
+        """Let go of the shared decoder (safe to call twice)."""
+        self._decoder = None
         self._segment.clear()
-        if decoder is not None:
-            self._pool.give_back(decoder)
 
 
 @functools.cache
-def shared_pool(phrases: tuple[str, ...]) -> DecoderPool:
-    """Return the process-wide decoder pool for a phrase list."""
-    return DecoderPool(phrases)
+def shared_decoder(phrases: tuple[str, ...]) -> SharedDecoder:
+    """Return the process-wide decoder for a phrase list."""
+    return SharedDecoder(phrases)

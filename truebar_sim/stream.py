@@ -144,7 +144,7 @@ class StreamSession:
         self._punctuate = any(stage.get("task") == "NLP_pc" for stage in pipeline[1:])
         drop, faults.drop_sessions = faults.take(faults.drop_sessions)
         self._drop_at = faults.drop_after_bytes if drop else None
-        self._recognizer = await self._new_recognizer()
+        self._recognizer = self._new_recognizer()
         recording_id = self._session_id + 5000
         self._record["recordingId"] = recording_id
         await self.send(
@@ -172,11 +172,10 @@ class StreamSession:
             if find_option(str(task), tag, feature) is None:
                 raise ViolationError(f"Unknown or non-streaming tag for {task}: {tag}")
 
-    async def _new_recognizer(self) -> Recognizer:
+    def _new_recognizer(self) -> Recognizer:
         if self._state.settings.mode is RecognitionMode.BYTES:
             return ByteCounter()
-        pool = self._state.pool
-        return SphinxRecognizer(pool, await asyncio.to_thread(pool.take))
+        return SphinxRecognizer(self._state.decoder.get())
 
     async def _audio(self, frame: bytes) -> None:
         if self._recognizer is None:
