@@ -6,9 +6,11 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,11 +22,15 @@ from wyoming.info import Describe
 from truebar_sim.demo import bridge_env as demo_bridge_env
 from truebar_sim.demo import free_port, wait_http, wait_until
 
+BIN_DIR = Path(os.environ.get("WYOMING_TRUEBAR_BIN") or Path(sys.executable).parent)
+"""Where the project's commands are installed: this interpreter's venv, or (for the Home
+Assistant suite, whose venv cannot hold the project) the main venv named by the environment."""
+
 
 def command(name: str) -> str:
     """Return the path of an installed console script of this project."""
-    found = shutil.which(name, path=str(Path(sys.executable).parent))
-    assert found, f"{name} is not installed"
+    found = shutil.which(name, path=str(BIN_DIR))
+    assert found, f"{name} is not installed in {BIN_DIR}"
     return found
 
 
@@ -49,21 +55,47 @@ class Proc:
 
     async def stop(self) -> int:
         """SIGTERM, then wait (bounded); return the exit code."""
+        return await asyncio.to_thread(self.stop_now)
+
+    def stop_now(self) -> int:
+        """SIGTERM, then wait (bounded, then SIGKILL); return the exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return await asyncio.to_thread(self.proc.wait, 20)
+            return self.proc.wait(20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
 
 
+def launch(args: list[str], env: dict[str, str], port: int) -> Proc:
+    """Start a command with its output in a temp file (the caller stops it)."""
+    with tempfile.NamedTemporaryFile(prefix="proc-", suffix=".log", delete=False) as log:
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return Proc(proc, port, Path(log.name))
+
+
+def wait_listening(proc: Proc, timeout: float = 30.0) -> None:
+    """Block until the process accepts TCP connections on its port (both commands bind only
+    once they are ready to serve); fail with its output if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", proc.port), timeout=1).close()
+        except OSError:
+            if proc.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{proc.proc.args!r} did not start:\n{proc.output()}"
+                ) from None
+            time.sleep(0.05)
+        else:
+            return
+
+
 @asynccontextmanager
 async def spawn(args: list[str], env: dict[str, str], port: int) -> AsyncIterator[Proc]:
     """Run a command with its output in a temp file; stop it at the end of the block."""
-    with tempfile.NamedTemporaryFile(prefix="proc-", suffix=".log", delete=False) as log:
-        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-    running = Proc(proc, port, Path(log.name))
+    running = launch(args, env, port)
     try:
         yield running
     finally:

@@ -1,0 +1,200 @@
+"""Home Assistant's own Wyoming integration and assist pipeline, unmodified, against the bridge.
+
+Each test sets Home Assistant up through the real config flow, then speaks to it the way a
+voice satellite does: 10 ms pieces in real time. Every call is bounded, so a bridge that
+neither answers nor closes fails the test instead of hanging it (Home Assistant has no
+timeout of its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+
+import aiohttp
+from homeassistant.components import stt
+from homeassistant.components.assist_pipeline import async_pipeline_from_audio_stream
+from homeassistant.components.assist_pipeline.pipeline import (
+    PipelineEvent,
+    PipelineEventType,
+    PipelineStage,
+    async_get_pipeline,
+    async_update_pipeline,
+)
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.core import Context, HomeAssistant
+from pytest_homeassistant_custom_component.common import async_mock_service
+
+from tests.procs import Proc
+from tests.truebar_client import password_grant, stream_pcm
+from tests_ha.conftest import (
+    RESULT_BOUND,
+    SAMPLE_BYTES_PER_SECOND,
+    Microphone,
+    Sim,
+    ha_metadata,
+    ha_pieces,
+    process,
+    set_up_wyoming,
+    start_bridge,
+    start_sim,
+)
+from truebar_sim.fixtures import load_fixtures
+
+FIXTURES = load_fixtures()
+SUCCESS = stt.SpeechResultState.SUCCESS
+ERROR = stt.SpeechResultState.ERROR
+SLACK = 3.0
+"""Seconds of scheduling slack on top of a configured bound (shared, noisy machines)."""
+
+
+async def test_config_flow_sets_up_the_stt_entity(hass: HomeAssistant, bridge: Proc) -> None:
+    entity = await set_up_wyoming(hass, bridge.port)
+    entries = hass.config_entries.async_entries("wyoming")
+    assert [e.title for e in entries] == ["truebar"]
+    assert entity.entity_id == "stt.truebar"
+    assert entity.name == "truebar"
+    assert set(entity.supported_languages) == {"en-US", "en", "sl-SI", "sl", "de-DE", "de"}
+    assert hass.states.get("stt.truebar") is not None
+
+
+async def test_every_fixture_through_the_stt_entity(
+    hass: HomeAssistant, bridge: Proc, sim: Sim
+) -> None:
+    entity = await set_up_wyoming(hass, bridge.port)
+    audio = [ha_pieces(fixture.pcm()) for fixture in FIXTURES]
+    async with aiohttp.ClientSession() as http:
+        token = (await password_grant(http, sim.url))["access_token"]
+        direct = [(await stream_pcm(http, sim.url, token, pcm)).text for pcm in audio]
+    await sim.post("/_sim/reset")
+    # All at once, as several rooms of one home may speak at the same moment.
+    results = await asyncio.gather(*(process(entity, Microphone(pcm)) for pcm in audio))
+    for fixture, expected, (result, _) in zip(FIXTURES, direct, results, strict=True):
+        assert result.result is SUCCESS, fixture.text
+        assert result.text == expected, fixture.text
+    # And Truebar received exactly the bytes Home Assistant sent, for every utterance.
+    received = {s["sha256"] for s in (await sim.counters())["sessions"]}
+    assert received == {hashlib.sha256(pcm).hexdigest() for pcm in audio}
+
+
+async def test_assist_pipeline_stt_to_intent_with_vad(hass: HomeAssistant, bridge: Proc) -> None:
+    await set_up_wyoming(hass, bridge.port)
+    pipeline = async_get_pipeline(hass)
+    await async_update_pipeline(
+        hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
+    )
+    hass.states.async_set("light.kitchen_light", "off", {"friendly_name": "kitchen light"})
+    async_expose_entity(hass, "conversation", "light.kitchen_light", True)
+    calls = async_mock_service(hass, "light", "turn_on")
+    # Half a second of room noise floor, the command, then silence that the VAD must cut.
+    mic = Microphone(bytes(16000) + FIXTURES[0].pcm() + bytes(3 * SAMPLE_BYTES_PER_SECOND))
+    events: list[tuple[float, PipelineEvent]] = []
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(RESULT_BOUND):
+        await async_pipeline_from_audio_stream(
+            hass,
+            context=Context(),
+            event_callback=lambda event: events.append((loop.time(), event)),
+            stt_metadata=ha_metadata(),
+            stt_stream=mic.stream(),
+            start_stage=PipelineStage.STT,
+            end_stage=PipelineStage.INTENT,
+        )
+    kinds = [event.type for _, event in events]
+    assert PipelineEventType.ERROR not in kinds, events
+    assert PipelineEventType.STT_VAD_END in kinds  # HA's own VAD ended the turn...
+    assert mic.ended_at is None  # ...before the microphone ran out of audio
+    stt_end = next(e for _, e in events if e.type is PipelineEventType.STT_END)
+    assert stt_end.data == {"stt_output": {"text": FIXTURES[0].text}}
+    intent_end = next(e for _, e in events if e.type is PipelineEventType.INTENT_END)
+    assert intent_end.data is not None
+    assert intent_end.data["intent_output"]["response"]["response_type"] == "action_done"
+    assert [call.data["entity_id"] for call in calls] == [["light.kitchen_light"]]
+
+
+async def test_401_on_the_first_upgrade_still_succeeds(
+    hass: HomeAssistant, bridge: Proc, sim: Sim
+) -> None:
+    entity = await set_up_wyoming(hass, bridge.port)
+    pcm = ha_pieces(FIXTURES[1].pcm())
+    assert (await process(entity, Microphone(pcm)))[0].result is SUCCESS  # a token is cached
+    await sim.faults(unauthorized_upgrades=1)
+    result, _ = await process(entity, Microphone(pcm))
+    assert (result.result, result.text) == (SUCCESS, FIXTURES[1].text)
+    assert (await sim.counters())["ws_rejections"] == 1
+
+
+async def test_finished_never_sent_is_an_error_within_finish_timeout(
+    hass: HomeAssistant, sim: Sim, processes: list[Proc]
+) -> None:
+    finish_timeout = 1.0
+    bridge = start_bridge(sim, "--finish-timeout", str(finish_timeout))
+    processes.append(bridge)
+    entity = await set_up_wyoming(hass, bridge.port)
+    await sim.faults(never_finish=1)
+    result, after_stop = await process(entity, Microphone(ha_pieces(FIXTURES[2].pcm())))
+    assert result.result is ERROR
+    assert after_stop < finish_timeout + SLACK
+    assert "failed with timeout" in bridge.output()
+
+
+async def test_token_outage_is_an_error_then_the_next_utterance_succeeds(
+    hass: HomeAssistant, processes: list[Proc]
+) -> None:
+    lifetime = 2
+    sim = start_sim("--access-lifetime", str(lifetime), "--refresh-lifetime", str(lifetime))
+    processes.append(sim.proc)
+    deadline = 1.0
+    bridge = start_bridge(sim, "--reconnect-deadline", str(deadline))
+    processes.append(bridge)
+    entity = await set_up_wyoming(hass, bridge.port)
+    pcm = ha_pieces(FIXTURES[3].pcm())
+    assert (await process(entity, Microphone(pcm)))[0].result is SUCCESS
+    await sim.faults(token_endpoint_down=True)
+    await asyncio.sleep(lifetime + 0.2)  # the cached access and refresh tokens have expired
+    result, after_stop = await process(entity, Microphone(pcm))
+    assert result.result is ERROR
+    assert after_stop < deadline + SLACK
+    assert "failed with service_unavailable" in bridge.output()
+    await sim.faults(token_endpoint_down=False)
+    result, _ = await process(entity, Microphone(pcm))
+    assert (result.result, result.text) == (SUCCESS, FIXTURES[3].text)
+
+
+async def test_sigterm_mid_utterance_lets_it_complete(
+    hass: HomeAssistant, sim: Sim, processes: list[Proc]
+) -> None:
+    bridge = start_bridge(sim)
+    processes.append(bridge)
+    entity = await set_up_wyoming(hass, bridge.port)
+    fixture = FIXTURES[2]
+
+    def stop_the_bridge(piece: int) -> None:
+        if piece == 80:  # 0.8 s into the utterance
+            bridge.proc.send_signal(signal.SIGTERM)
+
+    result, _ = await process(entity, Microphone(ha_pieces(fixture.pcm()), stop_the_bridge))
+    assert (result.result, result.text) == (SUCCESS, fixture.text)
+    assert await asyncio.to_thread(bridge.proc.wait, 20) == 0
+
+
+async def test_bridge_killed_mid_utterance_is_an_error_at_once(
+    hass: HomeAssistant, sim: Sim, processes: list[Proc]
+) -> None:
+    bridge = start_bridge(sim)
+    processes.append(bridge)
+    entity = await set_up_wyoming(hass, bridge.port)
+    pcm = ha_pieces(FIXTURES[2].pcm())
+    killed_at: list[float] = []
+
+    def kill_the_bridge(piece: int) -> None:
+        if piece == 80:
+            bridge.proc.kill()
+            killed_at.append(asyncio.get_running_loop().time())
+
+    loop = asyncio.get_running_loop()
+    result, _ = await process(entity, Microphone(pcm, kill_the_bridge))
+    assert result.result is ERROR
+    # Home Assistant learns of it from its next failed write, not at the end of the speech.
+    assert loop.time() - killed_at[0] < len(pcm) / SAMPLE_BYTES_PER_SECOND - 0.8
