@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import math
 import time
 
@@ -172,3 +173,35 @@ async def test_short_lived_tokens_for_a_minute(byte_sim: Sim, http: aiohttp.Clie
     assert grants["password"] + grants["refresh_token"] <= expiries + 2
     assert counters["ws_rejections"] == 0
     assert count > 100
+
+
+@pytest.mark.parametrize("frame_ms", [100, 40])
+async def test_home_assistant_chunks_reach_truebar_in_frames_of_frame_ms(
+    sim: Sim, http: aiohttp.ClientSession, frame_ms: int
+) -> None:
+    running = await start_bridge(sim, frame_ms=frame_ms)
+    fixture = FIXTURES[2]
+    pcm = fixture.pcm()
+    pcm = pcm[: len(pcm) - len(pcm) % 320]  # whole 10 ms pieces, as Home Assistant sends
+    try:
+        reply = await transcribe(running.port, pcm, samples_per_chunk=160, realtime=True)
+    finally:
+        await running.close()
+    assert reply.text == fixture.text
+    session = (await sim.counters(http))["sessions"][-1]
+    # Byte for byte what the client sent, in different frame boundaries.
+    assert session["bytes"] == len(pcm)
+    assert session["sha256"] == hashlib.sha256(pcm).hexdigest()
+    times = [t for t, _ in session["frames"]]
+    sizes = [size for _, size in session["frames"]]
+    frame = frame_ms * 32
+    assert max(sizes) <= frame  # never larger than the limit
+    assert sizes[:-1] == [frame] * (len(sizes) - 1)  # whole frames while the user speaks
+    assert len(sizes) == math.ceil(len(pcm) / frame)
+    # Frames leave as the audio arrives, about frame_ms apart (the ones buffered before
+    # CONFIGURED go at once; the median ignores them)...
+    gaps = sorted(b - a for a, b in itertools.pairwise(times))
+    assert 0.5 * frame_ms / 1000 < gaps[len(gaps) // 2] < 2 * frame_ms / 1000
+    # ...and the rest leaves at audio-stop, directly before EOS.
+    assert 0 <= session["eos_at"] - times[-1] < 0.05
+    assert times[-1] - times[-2] < frame_ms / 1000 + 0.05

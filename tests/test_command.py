@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from wyoming.asr import Transcribe
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncUnixClient
 from wyoming.info import Describe
 
@@ -97,3 +99,43 @@ async def test_demo_command_transcribes_the_fixtures() -> None:
     summary = re.search(r"(\d+) of (\d+) transcripts match", done.stdout)
     assert summary, done.stdout
     assert int(summary.group(1)) >= int(summary.group(2)) - 2
+
+
+async def test_stdio_uri_serves_one_client_over_pipes(sim: Sim) -> None:
+    from tests.procs import bridge_env  # noqa: PLC0415
+    from wyoming_truebar.wyoming_io import EventParser, encode_event  # noqa: PLC0415
+
+    fixture = load_fixtures()[0]
+    pcm = fixture.pcm()
+    wire = b"".join(
+        encode_event(e)
+        for e in [
+            Describe().event(),
+            Transcribe(language="en").event(),
+            AudioStart(16000, 2, 1).event(),
+            *(AudioChunk(16000, 2, 1, pcm[i : i + 320]).event() for i in range(0, len(pcm), 320)),
+            AudioStop().event(),
+        ]
+    )
+    proc = await asyncio.create_subprocess_exec(
+        command("wyoming-truebar"),
+        "--uri",
+        "stdio://",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=bridge_env(sim.url),
+    )
+    # The whole utterance, then the end of stdin (as `cat utterance | wyoming-truebar`): the
+    # transcript still comes, then the server exits.
+    out, _ = await asyncio.wait_for(proc.communicate(wire), 30)
+    assert proc.returncode == 0
+    events = EventParser(1 << 20).feed(out)
+    assert [e.type for e in events] == [
+        "info",
+        "transcript-start",
+        "transcript-chunk",
+        "transcript",
+        "transcript-stop",
+    ]
+    assert events[3].data["text"] == fixture.text

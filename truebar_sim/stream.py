@@ -45,6 +45,8 @@ class StreamSession:
         self._digest = hashlib.sha256()
         self._drop_at: int | None = None
         self._record: dict[str, Any] = {"sessionId": self._session_id, "finished": False}
+        self._frames: list[tuple[float, int]] = []
+        """(arrival on the wall clock, bytes) of every audio frame."""
         self._outbox: asyncio.Future[None] | None = None
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -90,7 +92,11 @@ class StreamSession:
         finally:
             if self._outbox is not None:
                 self._outbox.cancel()
-            self._record.update(bytes=self._received, sha256=self._digest.hexdigest())
+            self._record.update(
+                bytes=self._received,
+                sha256=self._digest.hexdigest(),
+                frames=self._frames,
+            )
             if self._recognizer is not None:
                 self._recognizer.close()
 
@@ -126,6 +132,7 @@ class StreamSession:
         if kind == "EOS":
             if self._recognizer is None:
                 raise ViolationError("EOS before CONFIG")
+            self._record["eos_at"] = time.time()
             await self._finish(time.perf_counter())
             return True
         raise ViolationError(f"Unknown message type: {kind!r}")
@@ -184,6 +191,7 @@ class StreamSession:
             raise ViolationError("Audio frame splits a 16-bit sample")
         self._received += len(frame)
         self._digest.update(frame)
+        self._frames.append((time.time(), len(frame)))
         final = self._recognizer.feed(frame)
         if final:
             await self._send_finals(final)

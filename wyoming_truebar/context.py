@@ -14,6 +14,7 @@ from .languages import Choice, LanguageMap, build_info, nlp_stages, offered_tags
 from .metrics import Metrics
 from .protocol import Stage
 from .settings import Settings
+from .wyoming_io import encode_event
 
 
 @dataclass
@@ -27,6 +28,8 @@ class BridgeContext:
     languages: LanguageMap = field(init=False)
     info: Event = field(init=False)
     """The Info event answered to every Describe, prebuilt (never waits on the network)."""
+    info_bytes: bytes = field(init=False)
+    """The same, encoded for the wire."""
     active: int = 0
     """Utterances in flight (bounded by max_sessions)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -42,6 +45,7 @@ class BridgeContext:
         tags = offered_tags(self.settings, catalog)
         self.languages = LanguageMap(tags, self.settings.default_language)
         self.info = build_info(tags, streaming=self.settings.streaming).event()
+        self.info_bytes = encode_event(self.info)
 
     def next_id(self) -> str:
         """Return a session id for log lines."""

@@ -1,16 +1,20 @@
-"""One Wyoming connection: describe, transcribe, audio in, transcript or error out."""
+"""One Wyoming connection's utterances: describe, transcribe, audio in, transcript or error out.
+
+Events are handled synchronously as they are parsed (audio goes straight into the Truebar
+session's buffer); only audio-stop, which waits for Truebar, returns a coroutine for the
+connection to run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from wyoming.asr import Transcribe, Transcript
-from wyoming.error import Error
 from wyoming.event import Event
-from wyoming.info import Describe
 
 from .audio import AudioConverter
 from .context import BridgeContext
@@ -18,18 +22,22 @@ from .errors import (
     BridgeError,
     BusyError,
     ClientProtocolError,
-    ClientTimeoutError,
     LanguageError,
     UtteranceTooLongError,
 )
 from .languages import PROGRAM_NAME, Choice
 from .streaming import TranscriptStream
 from .truebar import TruebarSession
-from .wyoming_io import linger, read_event, write_event
+from .wyoming_io import encode_event
 
 _LOGGER = logging.getLogger(__name__)
 WALL_SLACK = 10.0
 """Seconds of wall time an utterance may take beyond max_utterance_seconds (client jitter)."""
+
+Write = Callable[[bytes], bool]
+"""Writes bytes to the client; False if the client has gone."""
+Step = Coroutine[Any, Any, bool]
+"""An asynchronous step of the handler; its result False ends the connection."""
 
 
 def audio_format(
@@ -53,100 +61,80 @@ class Utterance:
     choice: Choice
     started: float
     converter: AudioConverter | None = None
+    format_data: dict[str, Any] | None = None
+    """The data object the current format was read from (parses of repeated chunk data are
+    shared, so the same object means the same format)."""
     input_bytes: int = 0
     max_input_bytes: int = 0
-    max_wall_seconds: float = 0.0
+    wall_deadline: float = 0.0
     stream: TranscriptStream | None = None
+    stopped: float = 0.0
+    """Loop time of audio-stop."""
+    answered: float = 0.0
+    """Loop time the transcript was written (0 until then)."""
+    delivered: bool = False
+    """Whether the client was still there to take it."""
 
 
 class BridgeHandler:
-    """Serves one client connection; any failure becomes `error`, then the connection closes."""
+    """Serves one client's events; raises BridgeError for anything that ends the connection."""
 
-    def __init__(
-        self, ctx: BridgeContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, ctx: BridgeContext, write: Write) -> None:
         self._ctx = ctx
-        self._reader = reader
-        self._writer = writer
+        self._write = write
         self._request: Transcribe | None = None
         self._utterance: Utterance | None = None
-        self._label = "connection"
+        self.label = "connection"
+        """The session id of the current (or last) utterance, for log lines."""
 
-    async def run(self) -> None:
-        """Read events until the client leaves, fails, or is failed."""
-        try:
-            while await self._next():
-                pass
-        except BridgeError as err:
-            await self._fail(err)
-        except Exception:
-            _LOGGER.exception("%s: internal error", self._label)
-            await self._fail(BridgeError("The speech-to-text server hit an internal error"))
-        finally:
-            await self._end_utterance()
-            self._writer.close()
+    @property
+    def in_utterance(self) -> bool:
+        """Whether an utterance is in progress (graceful shutdown waits for it)."""
+        return self._utterance is not None
 
-    async def refuse(self, err: BridgeError) -> None:
-        """Answer a connection that may not be served with `error`, then close it."""
-        _LOGGER.warning("Refused %s: %s", self._writer.get_extra_info("peername"), err.code)
-        await write_event(Error(text=str(err), code=err.code).event(), self._writer)
-        await linger(self._reader, self._writer)
-        self._writer.close()
+    @property
+    def wall_deadline(self) -> float | None:
+        """Loop time by which the current utterance must be over, if one is in progress."""
+        return self._utterance.wall_deadline if self._utterance is not None else None
 
-    async def _next(self) -> bool:
-        settings = self._ctx.settings
-        try:
-            async with asyncio.timeout(settings.idle_timeout):
-                event = await read_event(self._reader, settings.max_event_bytes)
-        except TimeoutError as err:
-            raise ClientTimeoutError(
-                f"No event from the client for {settings.idle_timeout:g} seconds"
-            ) from err
-        except ConnectionError:
-            return False
-        if event is None:
-            return False
-        return await self.handle_event(event)
-
-    async def _fail(self, err: BridgeError) -> None:
-        self._ctx.metrics.utterances.labels("error", err.code).inc()
-        _LOGGER.warning(
-            "%s: failed with %s: %s%s",
-            self._label,
-            err.code,
-            err,
-            f" ({err.detail})" if err.detail else "",
-        )
-        await write_event(Error(text=str(err), code=err.code).event(), self._writer)
-        await linger(self._reader, self._writer)
-
-    async def handle_event(self, event: Event) -> bool:
-        """Handle one event; False ends the connection."""
-        if Describe.is_type(event.type):
-            return await write_event(self._ctx.info, self._writer)
-        if Transcribe.is_type(event.type):
+    def handle(self, event: Event) -> Step | None:
+        """Handle one event; return a coroutine if the rest must wait for it."""
+        kind = event.type
+        if kind == "audio-chunk":
+            self._audio_chunk(event)
+        elif kind == "describe":
+            self._write(self._ctx.info_bytes)
+        elif kind == "transcribe":
             self._request = Transcribe.from_event(event)
             if self._utterance is None:
                 self._begin()
-            return True
-        if event.type == "audio-start":
+        elif kind == "audio-start":
             self._audio_start(event)
-            return True
-        if event.type == "audio-chunk":
-            await self._audio_chunk(event)
-            return True
-        if event.type == "audio-stop":
-            return await self._audio_stop()
-        if event.type == "select-program" and event.data.get("name") not in (None, PROGRAM_NAME):
+        elif kind == "audio-stop":
+            return self._audio_stop()
+        elif kind == "select-program" and event.data.get("name") not in (None, PROGRAM_NAME):
             _LOGGER.warning(
                 "%s: client selected program %r; only %r exists",
-                self._label,
+                self.label,
                 event.data.get("name"),
                 PROGRAM_NAME,
             )
-            return True
-        _LOGGER.debug("%s: ignoring event %s", self._label, event.type)
-        return True
+        else:
+            _LOGGER.debug("%s: ignoring event %s", self.label, kind)
+        return None
+
+    def failed(self, err: BridgeError) -> None:
+        """Count and log a failure (the connection writes the error and closes)."""
+        self._ctx.metrics.utterances.labels("error", err.code).inc()
+        detail = f" ({err.detail})" if err.detail else ""
+        _LOGGER.warning("%s: failed with %s: %s%s", self.label, err.code, err, detail)
+
+    async def end(self) -> None:
+        """End the utterance in progress, if any (done, failed, or the client left)."""
+        utt, self._utterance = self._utterance, None
+        if utt is not None:
+            self._ctx.active -= 1
+            await utt.session.close()
 
     def _choose(self) -> Choice:
         languages = self._ctx.languages
@@ -162,7 +150,7 @@ class BridgeHandler:
         if self._ctx.settings.strict_language:
             raise LanguageError(f"Language {wanted!r} is not offered by this server")
         fallback = languages.default()
-        _LOGGER.warning("%s: no tag for language %r; using %s", self._label, wanted, fallback.tag)
+        _LOGGER.warning("%s: no tag for language %r; using %s", self.label, wanted, fallback.tag)
         return fallback
 
     def _begin(self) -> None:
@@ -170,26 +158,28 @@ class BridgeHandler:
         choice = self._choose()
         if ctx.active >= ctx.settings.max_sessions:
             raise BusyError("The speech-to-text server is busy; try again shortly")
-        self._label = ctx.next_id()
-        stream = TranscriptStream(self._writer, choice.language) if ctx.settings.streaming else None
+        self.label = ctx.next_id()
+        stream = TranscriptStream(self._write, choice.language) if ctx.settings.streaming else None
         session = TruebarSession(
             ctx.http,
             ctx.credentials,
             ctx.settings,
             ctx.stages(choice),
-            self._label,
+            self.label,
             on_final=stream.committed if stream is not None else None,
+            on_finished=self._answer,
         )
         ctx.active += 1
+        now = asyncio.get_running_loop().time()
         self._utterance = Utterance(
             session,
             choice,
-            asyncio.get_running_loop().time(),
+            now,
             stream=stream,
-            max_wall_seconds=ctx.settings.max_utterance_seconds + WALL_SLACK,
+            wall_deadline=now + ctx.settings.max_utterance_seconds + WALL_SLACK,
         )
         session.start()
-        _LOGGER.debug("%s: utterance started (%s)", self._label, choice.tag)
+        _LOGGER.debug("%s: utterance started (%s)", self.label, choice.tag)
 
     def _audio_start(self, event: Event) -> None:
         if self._utterance is None:
@@ -201,61 +191,84 @@ class BridgeHandler:
         utt = self._utterance
         assert utt is not None
         if utt.converter is not None:
-            utt.session.queue(utt.converter.flush())
+            utt.session.send(utt.converter.flush())
         utt.converter = AudioConverter(rate, width, channels)
         seconds = self._ctx.settings.max_utterance_seconds
         utt.max_input_bytes = utt.input_bytes + int(seconds * utt.converter.input_bytes_per_second)
 
-    async def _audio_chunk(self, event: Event) -> None:
+    def _audio_chunk(self, event: Event) -> None:
+        """The hot path: 100 times a second per Home Assistant stream."""
         utt = self._utterance
         if utt is None or utt.converter is None:
             raise ClientProtocolError("audio-chunk came before audio-start")
-        conv = utt.converter
-        current = (conv.rate, conv.width, conv.channels)
-        fmt = audio_format(event.data, current)
-        if fmt != current:
-            self._set_format(*fmt)
+        data = event.data
+        if data is not utt.format_data:
             conv = utt.converter
+            current = (conv.rate, conv.width, conv.channels)
+            fmt = audio_format(data, current)
+            if fmt != current:
+                self._set_format(*fmt)
+            utt.format_data = data
         payload = event.payload or b""
         utt.input_bytes += len(payload)
-        # Audio length bounds the buffer; the wall clock bounds a client that trickles audio.
-        too_slow = asyncio.get_running_loop().time() - utt.started > utt.max_wall_seconds
-        if utt.input_bytes > utt.max_input_bytes or too_slow:
+        if utt.input_bytes > utt.max_input_bytes:
             raise UtteranceTooLongError(
                 f"The utterance is longer than {self._ctx.settings.max_utterance_seconds:g} seconds"
             )
-        await utt.session.send(conv.convert(payload))
+        utt.session.send(utt.converter.convert(payload))
 
-    async def _audio_stop(self) -> bool:
+    def check_wall_clock(self, now: float) -> None:
+        """Fail an utterance that has taken too long in wall time (a client trickling audio)."""
+        utt = self._utterance
+        if utt is not None and now > utt.wall_deadline:
+            raise UtteranceTooLongError(
+                f"The utterance is longer than {self._ctx.settings.max_utterance_seconds:g} seconds"
+            )
+
+    def _audio_stop(self) -> Step:
+        """The audio is complete: the rest of it and EOS go out now; the returned step waits
+        for the transcript (written by `_answer` the moment Truebar sends FINISHED)."""
         utt = self._utterance
         if utt is None:
             raise ClientProtocolError("audio-stop came before audio-start")
         if utt.converter is not None:
-            utt.session.queue(utt.converter.flush())
-        stopped = asyncio.get_running_loop().time()
-        text = await utt.session.finish()
-        latency = asyncio.get_running_loop().time() - stopped
+            utt.session.send(utt.converter.flush())
+        utt.session.end_audio()
+        utt.stopped = asyncio.get_running_loop().time()
+        return self._finish(utt)
+
+    def _answer(self, text: str) -> None:
+        """Write the transcript (streaming clients: the rest of the stream, then it)."""
+        utt = self._utterance
+        if utt is None or utt.answered:
+            return
+        utt.answered = asyncio.get_running_loop().time()
         if utt.stream is not None:
-            sent = await utt.stream.finish(text)
+            utt.delivered = utt.stream.finish(text)
         else:
             transcript = Transcript(text=text, language=utt.choice.language)
-            sent = await write_event(transcript.event(), self._writer)
+            utt.delivered = self._write(encode_event(transcript.event()))
+
+    async def _finish(self, utt: Utterance) -> bool:
+        text = await utt.session.finish()
+        self._answer(text)  # if FINISHED did not already answer (it always should)
+        latency = utt.answered - utt.stopped
         seconds = utt.input_bytes / utt.converter.input_bytes_per_second if utt.converter else 0.0
         self._record(utt, seconds, latency)
         shown = f": {text!r}" if self._ctx.settings.log_transcripts else ""
         _LOGGER.info(
             "%s: ok, language %s, %.2f s of audio, transcript in %.0f ms, %d attempt(s)%s",
-            self._label,
+            self.label,
             utt.choice.language,
             seconds,
             latency * 1000,
             utt.session.attempts,
             shown,
         )
-        _LOGGER.debug("%s: transcript text: %r", self._label, text)
-        await self._end_utterance()
+        _LOGGER.debug("%s: transcript text: %r", self.label, text)
+        await self.end()
         self._request = None
-        return sent
+        return utt.delivered
 
     def _record(self, utt: Utterance, seconds: float, latency: float) -> None:
         """Update the metrics for a successful utterance."""
@@ -268,9 +281,3 @@ class BridgeHandler:
         if session.attempts > 1:
             m.reconnects.inc(session.attempts - 1)
             m.replayed_seconds.inc(session.replayed_bytes / 32000)
-
-    async def _end_utterance(self) -> None:
-        utt, self._utterance = self._utterance, None
-        if utt is not None:
-            self._ctx.active -= 1
-            await utt.session.close()

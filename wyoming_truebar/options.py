@@ -171,6 +171,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("setup_timeout", 5.0, _seconds(), "seconds to wait for INITIALIZED and CONFIGURED"),
     Option("finish_timeout", 5.0, _seconds(), "seconds to wait for FINISHED after audio-stop"),
     Option(
+        "frame_ms",
+        100,
+        vol.All(vol.Coerce(int), vol.Range(min=10, max=500)),
+        "milliseconds of audio per frame sent to Truebar: Home Assistant's 10 ms chunks are "
+        "gathered into frames this long (the rest goes out at audio-stop, with EOS, so the "
+        "transcript is not delayed); longer frames cost less CPU here and at Truebar, but text "
+        "committed while the user speaks can stream up to this much later",
+    ),
+    Option(
         "heartbeat",
         10.0,
         _seconds(1),

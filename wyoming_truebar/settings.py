@@ -51,6 +51,7 @@ class Settings:
     connect_timeout: float
     setup_timeout: float
     finish_timeout: float
+    frame_ms: int
     heartbeat: float
     idle_timeout: float
     max_utterance_seconds: float

@@ -1,8 +1,11 @@
 """One utterance's Truebar stream: the only module that touches the Truebar WebSocket.
 
-The session connects while the user still speaks, buffers audio until CONFIGURED, then
-forwards each chunk as it arrives. The utterance's audio is kept (bounded) so that a
-connection lost before FINISHED can be replaced and the audio replayed from its start.
+The session connects while the user still speaks, buffers audio until CONFIGURED, then sends
+it in frames of `frame_ms` as the audio arrives: Home Assistant's 10 ms chunks are gathered,
+so the bridge (and Truebar) handle a frame, not an event, per `frame_ms` of audio. At
+audio-stop the rest goes out at once, directly before EOS. The utterance's audio is kept
+(bounded) so that a connection lost before FINISHED can be replaced and the audio replayed
+from its start, in the same frames.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ BACKOFF = (0.05, 0.25, 0.5, 1.0)
 
 OnFinal = Callable[[str], None]
 """Called with all text committed so far (in this attempt) after each final segment."""
+OnFinished = Callable[[str], None]
+"""Called with the transcript the moment FINISHED is read, before the session's task ends
+(the answer goes out without waiting for the task switches that follow)."""
 
 
 class TruebarSession:
@@ -47,6 +53,7 @@ class TruebarSession:
         stages: Sequence[Stage],
         session_id: str,
         on_final: OnFinal | None = None,
+        on_finished: OnFinished | None = None,
     ) -> None:
         self._http = http
         self._credentials = credentials
@@ -54,11 +61,15 @@ class TruebarSession:
         self._config = encode_config(stages)
         self.session_id = session_id
         self._on_final = on_final
-        self._chunks: list[bytes] = []
+        self._on_finished = on_finished
+        self._eos_sent = False
+        self._audio = bytearray()
+        """The utterance's 16 kHz mono s16le audio so far (for replay)."""
+        self._frame = settings.frame_ms * 32  # bytes of 16 kHz 16-bit mono: always even
         self._sent = 0
-        """Chunks of `_chunks` written to the current attempt's stream."""
-        self._live: aiohttp.ClientWebSocketResponse | None = None
-        """The configured stream while every queued chunk is on it: send() writes directly."""
+        """Bytes of `_audio` on the current attempt's stream."""
+        self._waiting = False
+        """The pump is caught up and waits for the next whole frame."""
         self._ended = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[str] | None = None
@@ -78,33 +89,25 @@ class TruebarSession:
             self._started_at = asyncio.get_running_loop().time()
             self._task = asyncio.create_task(self._run(), name=f"truebar {self.session_id}")
 
-    def queue(self, pcm: bytes) -> None:
-        """Queue 16 kHz mono s16le audio for the pump (it goes out once the stream is ready)."""
+    def send(self, pcm: bytes) -> None:
+        """Add 16 kHz mono s16le audio; a whole frame wakes the pump (the per-chunk hot path:
+        an append and a comparison)."""
         if pcm and not self._ended:
-            self._chunks.append(pcm)
-            self._wake.set()
+            self._audio += pcm
+            if self._waiting and len(self._audio) - self._sent >= self._frame:
+                self._waiting = False
+                self._wake.set()
 
-    async def send(self, pcm: bytes) -> None:
-        """Send 16 kHz mono s16le audio now if the stream is ready and caught up, else queue it."""
-        ws = self._live
-        if ws is None or not pcm or self._ended:
-            self.queue(pcm)
-            return
-        self._chunks.append(pcm)
-        # The hot path: the stream is caught up, so write here instead of waking the pump.
-        self._sent += 1
-        try:
-            await ws.send_bytes(pcm)
-        except (aiohttp.ClientError, ConnectionError):
-            # The reader sees the broken stream too; the next attempt replays every chunk.
-            self._wake.set()
+    def end_audio(self) -> None:
+        """The audio is complete (audio-stop): the rest goes out now, then EOS."""
+        self.start()
+        self._ended = True
+        self._wake.set()
 
     async def finish(self) -> str:
         """Send EOS after the queued audio, wait for FINISHED, return the transcript."""
-        self.start()
+        self.end_audio()
         assert self._task is not None
-        self._ended = True
-        self._wake.set()
         s = self._settings
         # The attempt's own waits are all bounded; this outer bound is a last line of defence.
         bound = s.reconnect_deadline + s.connect_timeout + 2 * s.setup_timeout + s.finish_timeout
@@ -141,12 +144,12 @@ class TruebarSession:
                 if not err.retryable or self.attempts >= self._settings.reconnect_attempts or late:
                     raise
                 _LOGGER.warning(
-                    "%s: Truebar attempt %d failed (%s: %s); reconnecting and replaying %d chunks",
+                    "%s: Truebar attempt %d failed (%s: %s); reconnecting and replaying %.2f s",
                     self.session_id,
                     self.attempts,
                     err.code,
                     err,
-                    len(self._chunks),
+                    len(self._audio) / 32000,
                 )
                 await asyncio.sleep(BACKOFF[min(self.attempts, len(BACKOFF)) - 1])
 
@@ -161,7 +164,7 @@ class TruebarSession:
             if self.configured_after is None:
                 self.configured_after = asyncio.get_running_loop().time() - self._started_at
             if self.attempts > 1:
-                self.replayed_bytes += sum(map(len, self._chunks))
+                self.replayed_bytes += len(self._audio)
             _LOGGER.debug("%s: Truebar session configured", self.session_id)
             assembler = TranscriptAssembler()
             reader = asyncio.create_task(self._read(ws, assembler))
@@ -275,26 +278,40 @@ class TruebarSession:
                         self._on_final(assembler.text)
             elif message.kind == "STATUS":
                 if message.status == "FINISHED":
+                    if self._eos_sent and self._on_finished is not None:
+                        self._on_finished(assembler.text)
                     return
             else:
                 self._other(message, configured=True)
 
     async def _pump(self, ws: aiohttp.ClientWebSocketResponse, reader: asyncio.Task[None]) -> None:
-        """Send the utterance's audio from its start, keep up with new chunks, then EOS."""
+        """Send the utterance's audio from its start in frames, keep up with new audio, and
+        after audio-stop send the rest and EOS."""
         self._sent = 0
+        self._eos_sent = False
         while True:
-            while self._sent < len(self._chunks):
-                self._sent += 1
-                await ws.send_bytes(self._chunks[self._sent - 1])
+            ended = self._ended
+            await self._send_frames(ws, everything=ended)
             if reader.done():
                 reader.result()  # raises the reader's error
                 raise ProtocolError("Truebar sent FINISHED before the end of the audio")
-            if self._ended:
+            if ended:
+                self._eos_sent = True  # before the await: FINISHED may be read while it drains
                 await ws.send_str(EOS_MESSAGE)
                 return
+            if self._ended or len(self._audio) - self._sent >= self._frame:
+                continue  # more arrived while a frame was being written
             self._wake.clear()
-            self._live = ws
+            self._waiting = True
             try:
                 await self._wake.wait()
             finally:
-                self._live = None
+                self._waiting = False
+
+    async def _send_frames(self, ws: aiohttp.ClientWebSocketResponse, everything: bool) -> None:
+        """Send every whole frame not yet sent; with `everything`, the partial last one too."""
+        audio, frame = self._audio, self._frame
+        while len(audio) - self._sent >= frame or (everything and self._sent < len(audio)):
+            start = self._sent
+            self._sent = min(len(audio), start + frame)
+            await ws.send_bytes(bytes(audio[start : self._sent]))
