@@ -1,4 +1,5 @@
-"""Audio conversion: throughput (x real time, 1024-frame chunks) and SNR against soxr VHQ."""
+"""Audio conversion: throughput (x real time) and SNR against soxr VHQ, in Home Assistant's
+10 ms chunks and in satellites' 1024-frame chunks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import soxr
 from wyoming_truebar.audio import AudioConverter
 
 FORMATS = ((48000, 2, 2), (44100, 2, 1), (22050, 2, 1), (16000, 2, 1))
-CHUNK_FRAMES = 1024
+SATELLITE_CHUNK_FRAMES = 1024
 EDGE = 1600
 """Output samples skipped at each end of the SNR window (filter start-up and tail)."""
 
@@ -34,9 +35,11 @@ def pcm(mono: np.ndarray, channels: int) -> bytes:
     return np.repeat(ints[:, None], channels, axis=1).tobytes()
 
 
-def convert(rate: int, width: int, channels: int, data: bytes) -> tuple[bytes, float]:
-    """Convert in 1024-frame chunks; return the output and the CPU seconds it took."""
-    step = CHUNK_FRAMES * width * channels
+def convert(
+    rate: int, width: int, channels: int, data: bytes, chunk_frames: int
+) -> tuple[bytes, float]:
+    """Convert chunk by chunk; return the output and the CPU seconds it took."""
+    step = chunk_frames * width * channels
     chunks = [data[i : i + step] for i in range(0, len(data), step)]
     conv = AudioConverter(rate, width, channels)
     cpu = time.process_time()
@@ -54,23 +57,28 @@ def snr_db(reference: np.ndarray, test: np.ndarray) -> float:
 
 
 def measure(seconds: float, repeats: int) -> list[dict[str, Any]]:
-    """One row per input format: x real time (best of `repeats`) and SNR in dB."""
+    """One row per input format and chunking: x real time (best of `repeats`), SNR in dB."""
     rows = []
     for rate, width, channels in FORMATS:
         mono = signal(rate, seconds)
         data = pcm(mono, channels)
-        best = min(convert(rate, width, channels, data)[1] for _ in range(repeats))
-        out, _ = convert(rate, width, channels, data)
-        got = np.frombuffer(out, "<i2").astype(np.float64) / 32768
         decoded = np.frombuffer(pcm(mono, 1), "<i2").astype(np.float64) / 32768
         reference = soxr.resample(decoded, rate, 16000, quality="VHQ")
-        rows.append(
-            {
-                "format": f"{rate} Hz, {8 * width}-bit, {'stereo' if channels == 2 else 'mono'}",
-                "rate": rate,
-                "channels": channels,
-                "x_realtime": seconds / best if best else float("inf"),
-                "snr_db": snr_db(reference, got),
-            }
-        )
+        for chunk_frames, chunking in ((rate // 100, "10 ms"), (SATELLITE_CHUNK_FRAMES, "1024")):
+            best = min(
+                convert(rate, width, channels, data, chunk_frames)[1] for _ in range(repeats)
+            )
+            out, _ = convert(rate, width, channels, data, chunk_frames)
+            got = np.frombuffer(out, "<i2").astype(np.float64) / 32768
+            rows.append(
+                {
+                    "format": f"{rate} Hz, {8 * width}-bit, "
+                    f"{'stereo' if channels == 2 else 'mono'}, {chunking} chunks",
+                    "rate": rate,
+                    "channels": channels,
+                    "chunk_frames": chunk_frames,
+                    "x_realtime": seconds / best if best else float("inf"),
+                    "snr_db": snr_db(reference, got),
+                }
+            )
     return rows

@@ -43,6 +43,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def user_system_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process so far (/proc/PID/stat, 10 ms ticks; all threads,
+    ended ones included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
 def memory_kib(pid: int, key: str = "VmRSS") -> int:
     """A memory figure of /proc/PID/status in KiB (VmRSS now, VmHWM the peak)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -63,6 +70,10 @@ class Proc:
     def cpu(self) -> float:
         """CPU seconds used so far."""
         return cpu_seconds(self.proc.pid)
+
+    def cpu_split(self) -> tuple[float, float]:
+        """User and system CPU seconds used so far."""
+        return user_system_seconds(self.proc.pid)
 
     def rss_kib(self) -> int:
         """Resident memory now."""

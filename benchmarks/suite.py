@@ -1,9 +1,14 @@
-"""The benchmark sections: each starts what it measures, runs it, and returns its figures."""
+"""The benchmark sections: each starts what it measures, runs it, and returns its figures.
+
+Home Assistant's traffic is the default everywhere: 10 ms chunks, 100 events per second per
+stream, paced in real time.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import shutil
 import subprocess
 import sys
@@ -29,42 +34,62 @@ from .procs import (
 )
 
 BRIDGE_ARGS = ("--max-sessions", "600")
-"""500 satellites need more than the default 200 sessions."""
+"""500 streams need more than the default 200 sessions."""
 IDLE_SETTLE = 2.0
 FIRST_INFO_POLL = 0.005
+STREAMS_PER_LOAD_PROCESS = 100
+"""Satellites one load generator process drives (its event loop must never be the limit)."""
 
 
 @dataclass(frozen=True)
 class Sizes:
     """How much of everything to run (the full run, or a smoke run of seconds)."""
 
-    length_satellites: int = 100
+    length_streams: int = 100
     lengths: tuple[tuple[float, int], ...] = ((1, 4), (3, 3), (8, 2), (15, 2))
     wan_latency: float = 0.040
-    scale_seconds: float = 3.0
-    scale: tuple[tuple[int, int], ...] = ((1, 10), (10, 5), (100, 3), (300, 3), (500, 3))
-    stereo_satellites: int = 100
-    peer_satellites: int = 10
+    capacity_seconds: float = 3.0
+    capacity: tuple[tuple[int, int], ...] = (
+        (1, 10),
+        (10, 5),
+        (100, 3),
+        (200, 3),
+        (300, 3),
+        (500, 3),
+    )
+    capacity_repeats: int = 2
+    variant_streams: int = 100
+    """Streams of the 64 ms, 48 kHz stereo and frame_ms rows."""
+    frame_ms: tuple[int, ...] = (10, 40, 100, 200)
+    peer_streams: int = 10
     peer_lengths: tuple[tuple[float, int], ...] = ((1, 3), (3, 3), (8, 2), (15, 2))
     startup_runs: int = 5
     conversion_seconds: float = 10.0
     conversion_repeats: int = 7
-    profile_satellites: int = 100
+    profile_streams: int = 100
 
 
 SMOKE = Sizes(
-    length_satellites=2,
+    length_streams=2,
     lengths=((1, 1),),
-    scale_seconds=1.0,
-    scale=((1, 1), (3, 1)),
-    stereo_satellites=2,
-    peer_satellites=1,
+    capacity_seconds=1.0,
+    capacity=((1, 1), (3, 1)),
+    capacity_repeats=1,
+    variant_streams=2,
+    frame_ms=(10, 100),
+    peer_streams=1,
     peer_lengths=((1, 1),),
     startup_runs=1,
     conversion_seconds=1.0,
     conversion_repeats=1,
-    profile_satellites=2,
+    profile_streams=2,
 )
+
+
+def ha_load(streams: int, seconds: float, utterances: int, **changes: Any) -> Load:
+    """Home Assistant-shaped load, split over enough load generator processes."""
+    processes = max(1, math.ceil(streams / STREAMS_PER_LOAD_PROCESS))
+    return Load(streams, seconds, utterances, processes=processes, **changes)
 
 
 def numbered(loads: list[Load]) -> list[Load]:
@@ -78,16 +103,20 @@ def numbered(loads: list[Load]) -> list[Load]:
 
 
 @contextlib.asynccontextmanager
-async def bridge_stack(latency: float = 0.0) -> AsyncIterator[tuple[Proc, Proc]]:
+async def bridge_stack(
+    latency: float = 0.0, extra: tuple[str, ...] = ()
+) -> AsyncIterator[tuple[Proc, Proc]]:
     """The simulator (byte mode) and a bridge in front of it."""
-    async with simulator(latency) as sim, bridge(sim.port, *BRIDGE_ARGS) as server:
+    async with simulator(latency) as sim, bridge(sim.port, *BRIDGE_ARGS, *extra) as server:
         yield server, sim
 
 
-async def bridge_rows(loads: list[Load], latency: float = 0.0) -> list[dict[str, Any]]:
+async def bridge_rows(
+    loads: list[Load], latency: float = 0.0, extra: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
     """Run loads one after another against one bridge."""
     rows = []
-    async with bridge_stack(latency) as (server, sim):
+    async with bridge_stack(latency, extra) as (server, sim):
         for load in numbered(loads):
             row = await run_load(load, server, sim, lambda: sim_finish_times(sim.port))
             rows.append({**row, "wan_latency_ms": latency * 1000})
@@ -95,19 +124,37 @@ async def bridge_rows(loads: list[Load], latency: float = 0.0) -> list[dict[str,
 
 
 async def lengths(sizes: Sizes, latency: float) -> list[dict[str, Any]]:
-    """Overhead by utterance length at many concurrent satellites."""
-    loads = [Load(sizes.length_satellites, s, n) for s, n in sizes.lengths]
+    """Overhead by utterance length at many concurrent Home Assistant streams."""
+    loads = [ha_load(sizes.length_streams, s, n) for s, n in sizes.lengths]
     return await bridge_rows(loads, latency)
 
 
-async def scale(sizes: Sizes) -> list[dict[str, Any]]:
-    """Concurrent satellites; a fresh bridge per level so peak memory is the level's own."""
+async def capacity(sizes: Sizes) -> list[dict[str, Any]]:
+    """Concurrent Home Assistant streams; a fresh bridge per level (peak memory is the
+    level's own), each level repeated to show how noisy the figures are."""
     rows = []
-    for satellites, utterances in sizes.scale:
-        load = Load(satellites, sizes.scale_seconds, utterances)
-        rows += await bridge_rows([load])
-    stereo = Load(sizes.stereo_satellites, sizes.scale_seconds, 3, rate=48000, channels=2)
-    rows += await bridge_rows([stereo])
+    for repeat in range(sizes.capacity_repeats):
+        for streams, utterances in sizes.capacity:
+            load = ha_load(streams, sizes.capacity_seconds, utterances)
+            rows += [{**r, "repeat": repeat + 1} for r in await bridge_rows([load])]
+    return rows
+
+
+async def variants(sizes: Sizes) -> list[dict[str, Any]]:
+    """Other traffic at the same scale: satellites' 64 ms chunks, 48 kHz stereo."""
+    n, seconds = sizes.variant_streams, sizes.capacity_seconds
+    rows = await bridge_rows([ha_load(n, seconds, 3, chunk_ms=64.0)])
+    rows += await bridge_rows([ha_load(n, seconds, 3, rate=48000, channels=2)])
+    return rows
+
+
+async def frame_sizes(sizes: Sizes) -> list[dict[str, Any]]:
+    """What `frame_ms` trades: the same Home Assistant load with each frame length."""
+    rows = []
+    for frame_ms in sizes.frame_ms:
+        load = ha_load(sizes.variant_streams, sizes.capacity_seconds, 3)
+        for row in await bridge_rows([load], extra=("--frame-ms", str(frame_ms))):
+            rows.append({**row, "frame_ms": frame_ms})
     return rows
 
 
@@ -116,7 +163,7 @@ async def side_by_side(sizes: Sizes, latencies: tuple[float, ...]) -> dict[str, 
     python = await asyncio.to_thread(peer.ensure_peer)
     if python is None:
         return {"skipped": "no Python >= 3.12 for wyoming-openai"}
-    loads = [Load(sizes.peer_satellites, s, n) for s, n in sizes.peer_lengths]
+    loads = [ha_load(sizes.peer_streams, s, n) for s, n in sizes.peer_lengths]
     rows: list[dict[str, Any]] = []
     for latency in latencies:
         for row in await bridge_rows(loads, latency):
@@ -154,17 +201,17 @@ def conversion_rows(sizes: Sizes) -> list[dict[str, Any]]:
     return conversion.measure(sizes.conversion_seconds, sizes.conversion_repeats)
 
 
-async def profile(sizes: Sizes, top: int = 15) -> dict[str, Any]:
-    """Sample the bridge with py-spy under load; the functions with the most own time."""
+async def profile(sizes: Sizes, out: Path | None, top: int = 20) -> dict[str, Any]:
+    """Sample the bridge with py-spy under Home Assistant-shaped load; the functions with the
+    most own time. The collapsed stacks are kept in `out` (committed with the results)."""
     found = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if found is None:
         return {"skipped": "py-spy is not installed"}
-    spy = [found]
-    load = Load(sizes.profile_satellites, 3.0, 2)
+    load = ha_load(sizes.profile_streams, 3.0, 2)
     async with bridge_stack() as (server, sim):
         record = subprocess.Popen(
             [
-                *spy,
+                found,
                 "record",
                 "--pid",
                 str(server.proc.pid),
@@ -181,9 +228,17 @@ async def profile(sizes: Sizes, top: int = 15) -> dict[str, Any]:
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        await run_load(load, server, sim, lambda: sim_finish_times(sim.port))
+        row = await run_load(load, server, sim, lambda: sim_finish_times(sim.port))
         raw, _ = await asyncio.to_thread(record.communicate)
-    return {"top": _top_functions(raw, top)}
+    if out is not None:
+        out.write_text(raw)
+    return {
+        "streams": load.satellites,
+        "chunk_ms": load.chunk_ms,
+        "server_cpu_ms_per_audio_s": row["server_cpu_ms_per_audio_s"],
+        "stacks_file": out.name if out is not None else None,
+        "top": _top_functions(raw, top),
+    }
 
 
 def _top_functions(raw: str, top: int) -> list[dict[str, Any]]:

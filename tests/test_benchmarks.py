@@ -25,7 +25,7 @@ def test_benchmark_smoke_run(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    for section in ("lengths", "lengths_wan", "scale"):
+    for section in ("lengths", "lengths_wan", "capacity", "variants", "frame_ms"):
         for row in results[section]:
             assert row["ok"] == row["utterances"] > 0, row
             assert row["paired"] == row["ok"], row
