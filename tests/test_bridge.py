@@ -41,7 +41,8 @@ async def test_describe_lists_languages_from_the_tags(bridge: Bridge) -> None:
 
 
 async def test_describe_is_fast_while_token_endpoint_unreachable() -> None:
-    running = await start_bridge(None)  # every Truebar URL points at a closed port
+    # Every Truebar URL points at a closed port; tries go on for reconnect_deadline.
+    running = await start_bridge(None, reconnect_deadline=1.0)
     try:
         for _ in range(3):
             info, elapsed = await describe(running.port)

@@ -204,3 +204,32 @@ def test_readme_documents_every_setting() -> None:
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert markdown_table() in readme, "regenerate the README table from settings.markdown_table()"
+
+
+def test_breaker_backs_off_doubling_to_its_cap_and_closes_on_success() -> None:
+    from wyoming_truebar.breaker import Breaker  # noqa: PLC0415
+    from wyoming_truebar.errors import ServiceUnavailableError  # noqa: PLC0415
+
+    breaker = Breaker(first_step=0.5, max_step=5.0)
+    assert not breaker.open
+    assert breaker.blocked(0.0) is None
+    now, steps = 100.0, []
+    for _ in range(7):
+        began = breaker.failed(ServiceUnavailableError("down (HTTP 503)"), now)
+        assert began == (now == 100.0)  # only the first failure begins the outage
+        steps.append(breaker.retry_at - now)
+        blocked = breaker.blocked(now + 0.01)
+        assert isinstance(blocked, ServiceUnavailableError)
+        assert str(blocked) == "down (HTTP 503)"
+        assert blocked is not breaker.failure  # a fresh exception for each caller
+        assert breaker.blocked(breaker.retry_at) is None  # the step has passed: one may try
+        now = breaker.retry_at
+    assert steps == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
+    outage = breaker.succeeded(now)
+    assert outage is not None
+    assert (outage.failures, round(outage.seconds, 6)) == (7, 22.5)
+    assert not breaker.open
+    assert breaker.blocked(now) is None
+    assert breaker.succeeded(now + 1) is None  # no outage to report
+    breaker.failed(ServiceUnavailableError("again"), now + 2)
+    assert breaker.retry_at - (now + 2) == 0.5  # a new outage starts from the first step

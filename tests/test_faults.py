@@ -78,7 +78,8 @@ async def test_token_endpoint_down_with_expired_token_then_recovers(
 ) -> None:
     sim.state.tokens.access_lifetime = 1
     sim.state.tokens.refresh_lifetime = 1
-    running = await start_bridge(sim)
+    # Tries go on for reconnect_deadline after audio-stop: keep the failing one short.
+    running = await start_bridge(sim, reconnect_deadline=2.0)
     try:
         assert (await transcribe(running.port, PCM)).text == FIXTURE.text
         sim.state.faults.token_endpoint_down = True

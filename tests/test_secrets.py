@@ -29,7 +29,9 @@ async def test_no_secret_in_any_output() -> None:
     ) as sim:
         url = f"http://127.0.0.1:{sim.port}"
         async with (
-            bridge_process(url, "--debug", TRUEBAR_PASSWORD=PASSWORD) as bridge,
+            bridge_process(
+                url, "--debug", "--reconnect-deadline", "1", TRUEBAR_PASSWORD=PASSWORD
+            ) as bridge,
             aiohttp.ClientSession() as http,
         ):
             for _ in range(4):  # with 2-second tokens: password and refresh grants

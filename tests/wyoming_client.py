@@ -114,3 +114,72 @@ async def transcribe(
     finally:
         with contextlib.suppress(ConnectionError):
             await client.disconnect()
+
+
+@dataclass
+class Watched:
+    """An utterance streamed in real time while the answer was read: what came, and when
+    (seconds after audio-start)."""
+
+    events: list[tuple[float, Event]] = field(default_factory=list)
+    closed_at: float | None = None
+    """When the server closed the connection."""
+    write_failed_at: float | None = None
+    """When writing audio failed (the server had closed), as Home Assistant would notice."""
+
+    @property
+    def text(self) -> str | None:
+        """The transcript text, or None."""
+        return next((str(e.data["text"]) for _, e in self.events if e.type == "transcript"), None)
+
+    @property
+    def error(self) -> tuple[float, str] | None:
+        """(when, code) of the error event, or None."""
+        return next(
+            ((t, str(e.data.get("code"))) for t, e in self.events if e.type == "error"), None
+        )
+
+
+async def watch_utterance(
+    port: int, pcm: bytes, language: str = "en", piece: int = 320, timeout: float = 30
+) -> Watched:
+    """Stream 16 kHz mono audio in real time in Home Assistant's 10 ms pieces while reading the
+    server's answer; stop writing when writing fails, and read until the server closes."""
+    from wyoming_truebar.wyoming_io import EventParser, encode_event  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    watched = Watched()
+    answered = asyncio.Event()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    began = loop.time()
+
+    async def read() -> None:
+        parser = EventParser(1 << 20)
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                watched.events += [(loop.time() - began, e) for e in parser.feed(data)]
+                if watched.text is not None:
+                    answered.set()  # success: Home Assistant would close now
+        watched.closed_at = loop.time() - began
+        answered.set()
+
+    reading = asyncio.create_task(read())
+    try:
+        writer.write(encode_event(Transcribe(language=language).event()))
+        writer.write(encode_event(AudioStart(rate=16000, width=2, channels=1).event()))
+        began = loop.time()
+        for index, offset in enumerate(range(0, len(pcm), piece)):
+            await asyncio.sleep(max(0.0, began + (index + 1) * piece / 32000 - loop.time()))
+            chunk = AudioChunk(rate=16000, width=2, channels=1, audio=pcm[offset : offset + piece])
+            writer.write(encode_event(chunk.event()))
+            await writer.drain()
+        writer.write(encode_event(AudioStop().event()))
+        await writer.drain()
+    except ConnectionError:
+        watched.write_failed_at = loop.time() - began
+    try:
+        await asyncio.wait_for(answered.wait(), timeout)
+    finally:
+        reading.cancel()
+        writer.close()
+    return watched

@@ -198,3 +198,39 @@ async def test_bridge_killed_mid_utterance_is_an_error_at_once(
     assert result.result is ERROR
     # Home Assistant learns of it from its next failed write, not at the end of the speech.
     assert loop.time() - killed_at[0] < len(pcm) / SAMPLE_BYTES_PER_SECOND - 0.8
+
+
+async def test_wrong_password_fails_the_pipeline_while_the_user_speaks(
+    hass: HomeAssistant, sim: Sim, processes: list[Proc]
+) -> None:
+    bridge = start_bridge(sim, TRUEBAR_PASSWORD="wrong")
+    processes.append(bridge)
+    await set_up_wyoming(hass, bridge.port)  # Describe needs no token: set-up works
+    pipeline = async_get_pipeline(hass)
+    await async_update_pipeline(
+        hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
+    )
+    # 3.5 s of speech and pauses: HA's VAD would not end the turn before the audio ends.
+    speech = FIXTURES[0].pcm()
+    mic = Microphone(speech + bytes(8000) + speech)
+    events: list[tuple[float, PipelineEvent]] = []
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    async with asyncio.timeout(RESULT_BOUND):
+        await async_pipeline_from_audio_stream(
+            hass,
+            context=Context(),
+            event_callback=lambda event: events.append((loop.time() - began, event)),
+            stt_metadata=ha_metadata(),
+            stt_stream=mic.stream(),
+            start_stage=PipelineStage.STT,
+            end_stage=PipelineStage.INTENT,
+        )
+    errors = [(t, e) for t, e in events if e.type is PipelineEventType.ERROR]
+    assert [e.data for _, e in errors] == [
+        {"code": "stt-stream-failed", "message": "speech-to-text failed"}
+    ]
+    # The pipeline gave up while the microphone still had speech to send.
+    assert mic.ended_at is None
+    assert errors[0][0] < 1.5 < len(mic.pcm) / SAMPLE_BYTES_PER_SECOND
+    assert "failed with auth_failed" in bridge.output()

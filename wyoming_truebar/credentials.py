@@ -2,7 +2,11 @@
 
 The only module that talks to the token endpoint (the JwtCache pattern of seed 000: every
 WebSocket connect asks this cache for a token, so long-lived servers stay correct across
-rotations).
+rotations). A circuit breaker spares the endpoint during an outage: after a failed grant every
+caller gets that failure at once until the back-off step has passed (0.5 s doubling to 30 s,
+or to half of reconnect_deadline if that is shorter),
+so the endpoint sees about one request per step however many satellites speak; a token that
+is still valid is always used.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ from typing import Any
 
 import aiohttp
 
-from .errors import AuthError, BridgeTimeoutError, ProtocolError, ServiceUnavailableError
+from .breaker import MAX_STEP, Breaker
+from .errors import (
+    AuthError,
+    BridgeError,
+    ProtocolError,
+    ServiceUnavailableError,
+    TokenTimeoutError,
+)
 from .settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,6 +81,15 @@ class TokenSet:
         return self.refresh_token is not None and now < self.refresh_expires_at
 
 
+def keycloak_error(body: Any) -> str:
+    """Keycloak's error code and description (they carry no secret), e.g. `invalid_grant:
+    Invalid user credentials`."""
+    if not isinstance(body, dict):
+        return "no reason given"
+    error, description = body.get("error"), body.get("error_description")
+    return ": ".join(str(part) for part in (error, description) if part) or "no reason given"
+
+
 class CredentialsCache:
     """Hands out access tokens; renews ahead of expiry, one renewal at a time for everyone."""
 
@@ -84,20 +104,32 @@ class CredentialsCache:
         self._clock = clock
         self._tokens: TokenSet | None = None
         self._renewal: asyncio.Task[TokenSet] | None = None
+        # The longest step is at most half of reconnect_deadline: utterances keep trying that
+        # long after audio-stop (at least once a second) and their tries trigger the breaker's
+        # next grant, so the first utterance that stops after the endpoint is back is never
+        # refused by the breaker alone.
+        self.breaker = Breaker(max_step=min(MAX_STEP, settings.reconnect_deadline / 2))
         self.grants: Counter[str] = Counter()
         """Successful grants by type (for metrics and tests)."""
+        self.failures: Counter[str] = Counter()
+        """Failed grant requests by error code (for metrics)."""
 
     def __repr__(self) -> str:
         return f"CredentialsCache(user={self._settings.username!r}, grants={dict(self.grants)})"
 
     async def access_token(self) -> str:
-        """Return a token that is valid now; wait for a renewal only when none is."""
+        """Return a token that is valid now; wait for a renewal only when none is. While the
+        breaker's back-off runs, raise the last grant failure without a request."""
         now = self._clock()
         tokens = self._tokens
         if tokens is not None and tokens.usable(now):
-            if tokens.due(now):
+            if tokens.due(now) and self.breaker.blocked(now) is None:
                 self._start_renewal()  # stale-while-revalidate: this caller does not wait
             return tokens.access_token
+        if self._renewal is None or self._renewal.done():
+            blocked = self.breaker.blocked(now)
+            if blocked is not None:
+                raise blocked
         task = self._start_renewal()
         # shield: a caller that gives up must not cancel the renewal the others wait for.
         return (await asyncio.shield(task)).access_token
@@ -121,10 +153,40 @@ class CredentialsCache:
 
     @staticmethod
     def _renewal_done(task: asyncio.Task[TokenSet]) -> None:
-        if not task.cancelled() and (err := task.exception()) is not None:
-            _LOGGER.warning("Token renewal failed: %s", err)
+        # Retrieve the outcome of renewals nobody waited for (the breaker logged failures).
+        if not task.cancelled():
+            task.exception()
 
     async def _renew(self) -> TokenSet:
+        try:
+            fresh = await self._grants()
+        except BridgeError as err:
+            self.failures[err.code] += 1
+            if self.breaker.failed(err, self._clock()):
+                _LOGGER.warning(
+                    "Truebar token endpoint failing (%s: %s); grants back off from %g s up "
+                    "to %g s, a valid token is still used",
+                    err.code,
+                    err,
+                    self.breaker.first_step,
+                    self.breaker.max_step,
+                )
+            else:
+                _LOGGER.debug("Token grant failed again (%s: %s)", err.code, err)
+            raise
+        outage = self.breaker.succeeded(self._clock())
+        if outage is not None:
+            _LOGGER.info(
+                "Truebar token endpoint works again after %.1f s and %d failed request(s)",
+                outage.seconds,
+                outage.failures,
+            )
+        self._tokens = fresh
+        return fresh
+
+    async def _grants(self) -> TokenSet:
+        """The refresh grant if the refresh token may work, else (or if refused) the password
+        grant."""
         tokens = self._tokens
         fresh: TokenSet | None = None
         if tokens is not None and tokens.can_refresh(self._clock()):
@@ -141,7 +203,6 @@ class CredentialsCache:
                     "password": self._settings.password,
                 }
             )
-        self._tokens = fresh
         return fresh
 
     async def _grant(self, form: dict[str, str]) -> TokenSet:
@@ -151,7 +212,7 @@ class CredentialsCache:
             async with asyncio.timeout(self._settings.token_timeout):
                 body = await self._post(form, kind)
         except TimeoutError as err:
-            raise BridgeTimeoutError("The Truebar token endpoint did not answer in time") from err
+            raise TokenTimeoutError("The Truebar token endpoint did not answer in time") from err
         except (aiohttp.ClientError, OSError) as err:
             raise ServiceUnavailableError(
                 "Cannot reach the Truebar token endpoint", detail=type(err).__name__
@@ -176,9 +237,7 @@ class CredentialsCache:
                     detail=f"HTTP {resp.status}",
                 ) from err
             if resp.status in (400, 401, 403):
-                # Keycloak's error code and description carry no secret.
-                error = body.get("error") if isinstance(body, dict) else None
-                raise AuthError(f"Truebar refused the {kind} grant ({error or resp.status})")
+                raise AuthError(f"Truebar refused the {kind} grant ({keycloak_error(body)})")
             if resp.status != 200 or not isinstance(body, dict):
                 raise ServiceUnavailableError(
                     f"The Truebar token endpoint answered HTTP {resp.status}"

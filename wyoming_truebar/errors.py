@@ -42,6 +42,12 @@ class BridgeTimeoutError(BridgeError):
     code = "timeout"
 
 
+class TokenTimeoutError(BridgeTimeoutError):
+    """The token endpoint did not answer in time: as transient as its being down."""
+
+    retryable = True
+
+
 class ConnectionLostError(BridgeError):
     """The Truebar connection ended before FINISHED."""
 

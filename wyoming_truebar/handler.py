@@ -36,6 +36,8 @@ WALL_SLACK = 10.0
 
 Write = Callable[[bytes], bool]
 """Writes bytes to the client; False if the client has gone."""
+Fail = Callable[[BridgeError], None]
+"""Ends the connection with an error (written, then a lingering close)."""
 Step = Coroutine[Any, Any, bool]
 """An asynchronous step of the handler; its result False ends the connection."""
 
@@ -79,9 +81,10 @@ class Utterance:
 class BridgeHandler:
     """Serves one client's events; raises BridgeError for anything that ends the connection."""
 
-    def __init__(self, ctx: BridgeContext, write: Write) -> None:
+    def __init__(self, ctx: BridgeContext, write: Write, fail: Fail) -> None:
         self._ctx = ctx
         self._write = write
+        self._fail = fail
         self._request: Transcribe | None = None
         self._utterance: Utterance | None = None
         self.label = "connection"
@@ -168,6 +171,7 @@ class BridgeHandler:
             self.label,
             on_final=stream.committed if stream is not None else None,
             on_finished=self._answer,
+            on_hopeless=self._fail,
         )
         ctx.active += 1
         now = asyncio.get_running_loop().time()
@@ -281,3 +285,5 @@ class BridgeHandler:
         if session.attempts > 1:
             m.reconnects.inc(session.attempts - 1)
             m.replayed_seconds.inc(session.replayed_bytes / 32000)
+        if session.failed_while_speaking:
+            m.saved.inc()

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -16,18 +16,32 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class _GrantCollector(Collector):
-    """Token grants by type, read from the credentials cache when scraped."""
+    """Token grants, failures and the breaker, read from the credentials cache when scraped."""
 
     def __init__(self, credentials: CredentialsCache) -> None:
         self._credentials = credentials
 
     def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(
+        grants = CounterMetricFamily(
             "wyoming_truebar_token_grants", "Successful token grants", labels=["grant_type"]
         )
         for grant_type, count in sorted(self._credentials.grants.items()):
-            family.add_metric([grant_type], count)
-        yield family
+            grants.add_metric([grant_type], count)
+        yield grants
+        failures = CounterMetricFamily(
+            "wyoming_truebar_token_failures",
+            "Failed token grants (requests to the token endpoint), by error code",
+            labels=["code"],
+        )
+        for code, count in sorted(self._credentials.failures.items()):
+            failures.add_metric([code], count)
+        yield failures
+        yield GaugeMetricFamily(
+            "wyoming_truebar_token_breaker_open",
+            "1 while token grants fail and callers get the last failure until the back-off "
+            "step has passed",
+            value=1 if self._credentials.breaker.open else 0,
+        )
 
 
 class Metrics:
@@ -65,6 +79,12 @@ class Metrics:
         self.replayed_seconds = Counter(
             "wyoming_truebar_replayed_audio_seconds",
             "Seconds of audio sent again after a reconnect",
+            registry=r,
+        )
+        self.saved = Counter(
+            "wyoming_truebar_utterances_saved",
+            "Utterances that succeeded after Truebar failed while the user was still speaking "
+            "(retried and replayed)",
             registry=r,
         )
         in_flight_gauge = Gauge(

@@ -213,13 +213,15 @@ OPTIONS: tuple[Option, ...] = (
         "reconnect_attempts",
         3,
         vol.All(vol.Coerce(int), vol.Range(min=1, max=10)),
-        "Truebar connections tried per utterance before giving up",
+        "Truebar connections made after audio-stop, the one open at audio-stop included "
+        "(while the user speaks, transient failures are retried with no count limit)",
     ),
     Option(
         "reconnect_deadline",
         10.0,
         _seconds(),
-        "seconds after audio-stop within which reconnects may still start",
+        "seconds after audio-stop within which tries may still start (half of it caps the "
+        "back-off of the token endpoint's circuit breaker)",
     ),
     Option(
         "allowed_networks",

@@ -159,7 +159,8 @@ def load_settings(
         add_arguments(parser)
     args = vars(parser.parse_args(argv))
     config_path = args.pop("config", None) or environ.get(env_name("config"))
-    return merge(args, environ, read_config_file(config_path))
+    cli = {k: v for k, v in args.items() if k in _BY_NAME}  # not actions such as --check
+    return merge(cli, environ, read_config_file(config_path))
 
 
 def dumps_public(settings: Settings) -> str:

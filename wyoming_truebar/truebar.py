@@ -32,11 +32,14 @@ from .protocol import EOS_MESSAGE, Message, Stage, TranscriptAssembler, encode_c
 from .settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
-BACKOFF = (0.05, 0.25, 0.5, 1.0)
-"""Seconds to wait before reconnect attempt 2, 3, ... (the last repeats)."""
+RETRY_FIRST, RETRY_MAX = 0.1, 1.0
+"""Seconds between attempts after a transient failure: 0.1 s, doubling, at most 1 s."""
 
 OnFinal = Callable[[str], None]
 """Called with all text committed so far (in this attempt) after each final segment."""
+OnHopeless = Callable[[BridgeError], None]
+"""Called when the session has failed for good while the client is still sending audio
+(wrong password, missing role, a pipeline Truebar refuses): the client can hear it at once."""
 OnFinished = Callable[[str], None]
 """Called with the transcript the moment FINISHED is read, before the session's task ends
 (the answer goes out without waiting for the task switches that follow)."""
@@ -54,6 +57,7 @@ class TruebarSession:
         session_id: str,
         on_final: OnFinal | None = None,
         on_finished: OnFinished | None = None,
+        on_hopeless: OnHopeless | None = None,
     ) -> None:
         self._http = http
         self._credentials = credentials
@@ -62,7 +66,17 @@ class TruebarSession:
         self.session_id = session_id
         self._on_final = on_final
         self._on_finished = on_finished
+        self._on_hopeless = on_hopeless
         self._eos_sent = False
+        self._connected = False
+        """The current attempt has a WebSocket connection open."""
+        self._after_stop = 0
+        """Connections made after audio-stop, the one open at audio-stop included (tries that
+        get no token are bounded by the deadline only)."""
+        self._deadline = 0.0
+        """Loop time after which no attempt may start (audio-stop + reconnect_deadline)."""
+        self.failed_while_speaking = 0
+        """Attempts that failed before audio-stop (retried while the user still spoke)."""
         self._audio = bytearray()
         """The utterance's 16 kHz mono s16le audio so far (for replay)."""
         self._frame = settings.frame_ms * 32  # bytes of 16 kHz 16-bit mono: always even
@@ -88,6 +102,20 @@ class TruebarSession:
         if self._task is None:
             self._started_at = asyncio.get_running_loop().time()
             self._task = asyncio.create_task(self._run(), name=f"truebar {self.session_id}")
+            self._task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[str]) -> None:
+        """A session that fails before audio-stop has failed for good (transient failures are
+        retried until then): tell the client now, not when it stops speaking."""
+        if task.cancelled() or self._ended:
+            return
+        err = task.exception()
+        if err is None or self._on_hopeless is None:
+            return
+        if not isinstance(err, BridgeError):
+            _LOGGER.error("%s: internal error", self.session_id, exc_info=err)
+            err = BridgeError("The speech-to-text server hit an internal error")
+        self._on_hopeless(err)
 
     def send(self, pcm: bytes) -> None:
         """Add 16 kHz mono s16le audio; a whole frame wakes the pump (the per-chunk hot path:
@@ -101,7 +129,10 @@ class TruebarSession:
     def end_audio(self) -> None:
         """The audio is complete (audio-stop): the rest goes out now, then EOS."""
         self.start()
-        self._ended = True
+        if not self._ended:
+            self._ended = True
+            self._after_stop = 1 if self._connected else 0
+            self._deadline = asyncio.get_running_loop().time() + self._settings.reconnect_deadline
         self._wake.set()
 
     async def finish(self) -> str:
@@ -131,31 +162,47 @@ class TruebarSession:
                 await ws.close()
 
     async def _run(self) -> str:
+        """Attempt until FINISHED. Transient failures are retried while the user speaks (the
+        audio is kept and replayed), then within reconnect_deadline after audio-stop, with at
+        most reconnect_attempts connections after audio-stop."""
         loop = asyncio.get_running_loop()
-        deadline: float | None = None
+        pause = RETRY_FIRST
         while True:
             self.attempts += 1
             try:
                 return await self._attempt()
             except BridgeError as err:
-                if self._ended and deadline is None:
-                    deadline = loop.time() + self._settings.reconnect_deadline
-                late = deadline is not None and loop.time() >= deadline
-                if not err.retryable or self.attempts >= self._settings.reconnect_attempts or late:
+                if not err.retryable or self._out_of_tries(loop.time()):
                     raise
-                _LOGGER.warning(
-                    "%s: Truebar attempt %d failed (%s: %s); reconnecting and replaying %.2f s",
+                if not self._ended:
+                    self.failed_while_speaking += 1
+                _LOGGER.debug(
+                    "%s: Truebar attempt %d failed (%s: %s); retrying in %g s, then replaying "
+                    "%.2f s of audio",
                     self.session_id,
                     self.attempts,
                     err.code,
                     err,
+                    pause,
                     len(self._audio) / 32000,
                 )
-                await asyncio.sleep(BACKOFF[min(self.attempts, len(BACKOFF)) - 1])
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, RETRY_MAX)
+                if self._out_of_tries(loop.time()):
+                    raise
+
+    def _out_of_tries(self, now: float) -> bool:
+        """While the user speaks there is always another try; after audio-stop, the limits."""
+        if not self._ended:
+            return False
+        return self._after_stop >= self._settings.reconnect_attempts or now >= self._deadline
 
     async def _attempt(self) -> str:
         token = await self._credentials.access_token()
+        if self._ended:
+            self._after_stop += 1
         ws = await self._connect(token)
+        self._connected = True
         finished = False
         try:
             await self._expect_status(ws, "INITIALIZED", configured=False)
@@ -186,6 +233,7 @@ class TruebarSession:
                 "The connection to Truebar was lost", detail=type(err).__name__
             ) from err
         finally:
+            self._connected = False
             if finished:
                 # The closing handshake costs a round trip: do it after the transcript is out.
                 self._finished_ws = ws
