@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from truebar_sim.app import STATE_KEY, SimState, build_app
+from truebar_sim.app import STATE_KEY, AccessLogger, SimState, build_app
 from truebar_sim.fixtures import default_phrases
 from truebar_sim.state import RecognitionMode, SimSettings
 
@@ -30,16 +31,17 @@ class Sim:
             return data
 
 
-async def start_sim(settings: SimSettings, port: int = 0) -> Sim:
-    """Start a simulator on loopback; port 0 picks a free one."""
+async def start_sim(settings: SimSettings, port: int = 0, tls: ssl.SSLContext | None = None) -> Sim:
+    """Start a simulator on loopback (HTTPS/WSS with `tls`); port 0 picks a free one."""
     app = build_app(settings)
-    runner = web.AppRunner(app, shutdown_timeout=1)
+    runner = web.AppRunner(app, shutdown_timeout=1, access_log_class=AccessLogger)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
+    site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=tls)
     await site.start()
     assert runner.addresses
     bound = runner.addresses[0][1]
-    return Sim(f"http://127.0.0.1:{bound}", app[STATE_KEY], runner)
+    scheme = "https" if tls else "http"
+    return Sim(f"{scheme}://127.0.0.1:{bound}", app[STATE_KEY], runner)
 
 
 def sim_settings(**changes: Any) -> SimSettings:
@@ -116,11 +118,8 @@ def bridge_settings(sim: Sim | None, **overrides: Any) -> Any:
 
 async def start_bridge(sim: Sim | None, **overrides: Any) -> Bridge:
     """Start the bridge in this process on a real loopback socket."""
-    from wyoming_truebar.__main__ import (  # noqa: PLC0415
-        build_context,
-        build_discovery,
-        new_http_session,
-    )
+    from wyoming_truebar.__main__ import build_context, build_discovery  # noqa: PLC0415
+    from wyoming_truebar.network import new_http_session  # noqa: PLC0415
     from wyoming_truebar.server import BridgeServer  # noqa: PLC0415
 
     settings = bridge_settings(sim, **overrides)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import ssl
 from pathlib import Path
 
 from aiohttp import web
 
-from .app import TOKEN_PATH, build_app
+from .app import TOKEN_PATH, AccessLogger, build_app
 from .fixtures import default_phrases
 from .state import Faults, RecognitionMode, SimSettings
 
@@ -28,6 +29,13 @@ def _user(value: str) -> tuple[str, str]:
     if not sep or not name:
         raise argparse.ArgumentTypeError("expected NAME:PASSWORD")
     return name, password
+
+
+def _roles(value: str) -> tuple[str, tuple[str, ...]]:
+    name, sep, roles = value.partition(":")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError("expected NAME:ROLE,ROLE,...")
+    return name, tuple(r.strip() for r in roles.split(",") if r.strip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME:PASSWORD",
         help="an account that may log in (repeatable; default: demo:demo)",
     )
+    p.add_argument(
+        "--roles",
+        type=_roles,
+        action="append",
+        metavar="NAME:ROLE,...",
+        help="give a user only these realm roles (default: all of PIPELINE_ONLINE_API, "
+        "STAGE_ASR, STAGE_NLP_PC); without PIPELINE_ONLINE_API the upgrade is answered 403, "
+        "without a stage's role a CONFIG using it is answered with ERROR",
+    )
     p.add_argument("--client-id", default="truebar-client", help="accepted OAuth client id")
+    p.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve HTTPS/WSS with this cert")
+    p.add_argument("--tls-key", type=Path, metavar="PEM", help="... and this private key")
     p.add_argument(
         "--access-lifetime",
         type=int,
@@ -169,6 +188,7 @@ def run() -> None:
         host=args.host,
         port=args.port,
         users=dict(args.user or [("demo", "demo")]),
+        roles=dict(args.roles or []),
         client_id=args.client_id,
         access_lifetime=args.access_lifetime,
         refresh_lifetime=args.refresh_lifetime,
@@ -189,10 +209,18 @@ def run() -> None:
         warning=args.warning,
         latency=args.latency,
     )
+    tls = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            raise SystemExit("truebar-sim: --tls-cert and --tls-key go together")
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     web.run_app(
         build_app(settings, faults),
         host=args.host,
         port=args.port,
+        ssl_context=tls,
+        access_log_class=AccessLogger,
         print=lambda msg: print(msg, flush=True),
     )
 

@@ -7,8 +7,9 @@ import logging
 from dataclasses import asdict, dataclass, field
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
-from .auth import GrantError, TokenStore, bearer_token
+from .auth import ONLINE_ROLE, GrantError, TokenStore, bearer_token
 from .recognizer import SharedDecoder, shared_decoder
 from .stages import STAGES
 from .state import Counters, Faults, RecognitionMode, SimSettings
@@ -30,7 +31,9 @@ class SimState:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.tokens = TokenStore(s.users, s.client_id, s.access_lifetime, s.refresh_lifetime)
+        self.tokens = TokenStore(
+            s.users, s.client_id, s.access_lifetime, s.refresh_lifetime, roles=dict(s.roles)
+        )
         self.decoder = shared_decoder(s.phrases)
 
 
@@ -59,9 +62,11 @@ async def token(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-def _authorized(request: web.Request) -> bool:
-    state = request.app[STATE_KEY]
-    return state.tokens.check(bearer_token(request.headers, request.query))
+def _user(request: web.Request) -> tuple[str | None, str]:
+    """The user of the request's access token (None if it has no valid one), and where the
+    token came from (header or query)."""
+    token, source = bearer_token(request.headers, request.query)
+    return request.app[STATE_KEY].tokens.check(token), source
 
 
 async def info(request: web.Request) -> web.Response:
@@ -73,7 +78,7 @@ async def stages(request: web.Request) -> web.Response:
     """Stage discovery: what pipelines may contain (bearer required)."""
     state = request.app[STATE_KEY]
     await _latency(state)
-    if not _authorized(request):
+    if _user(request)[0] is None:
         raise web.HTTPUnauthorized
     state.counters.discovery_requests += 1
     return web.json_response(STAGES)
@@ -85,16 +90,22 @@ async def stream(request: web.Request) -> web.StreamResponse:
     faults, counters = state.faults, state.counters
     await _latency(state)
     refuse, faults.unauthorized_upgrades = faults.take(faults.unauthorized_upgrades)
-    if refuse or not _authorized(request):
+    user, source = _user(request)
+    if refuse or user is None:
         counters.ws_rejections += 1
         raise web.HTTPUnauthorized
+    roles = state.tokens.user_roles(user)
+    if ONLINE_ROLE not in roles:
+        counters.ws_rejections += 1
+        raise web.HTTPForbidden(text=f"user lacks the role {ONLINE_ROLE}")
     ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
     await ws.prepare(request)
     counters.ws_connects += 1
+    counters.upgrade_auth[source] = counters.upgrade_auth.get(source, 0) + 1
     counters.active_sessions += 1
     counters.peak_sessions = max(counters.peak_sessions, counters.active_sessions)
     try:
-        await StreamSession(state, request, ws).run()
+        await StreamSession(state, request, ws, roles).run()
     finally:
         counters.active_sessions -= 1
     return ws
@@ -131,6 +142,25 @@ async def reset(request: web.Request) -> web.Response:
 async def issued_tokens(request: web.Request) -> web.Response:
     """Control: every token issued so far (for the secrets-never-logged test)."""
     return web.json_response(request.app[STATE_KEY].tokens.issued)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """The access log, with access tokens in URLs (`?access_token=`) redacted."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        """One line per request."""
+        query = "&".join(
+            f"{k}=***" if k == "access_token" else f"{k}={v}" for k, v in request.query.items()
+        )
+        path = request.path + (f"?{query}" if query else "")
+        self.logger.info(
+            "%s %s %s %s (%.1f ms)",
+            request.remote,
+            request.method,
+            path,
+            response.status,
+            time * 1000,
+        )
 
 
 def build_app(settings: SimSettings, faults: Faults | None = None) -> web.Application:

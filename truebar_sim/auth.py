@@ -1,14 +1,25 @@
-"""The simulator's Keycloak-like token store: password and refresh grants, rotation, expiry."""
+"""The simulator's Keycloak-like token store: password and refresh grants, rotation, expiry.
+
+Access tokens are JWTs, as Keycloak's are: their payload carries the user and its realm roles
+(`realm_access.roles`), signed with a key of this process (clients only read them).
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-ROLES = ("PIPELINE_ONLINE_API", "STAGE_ASR", "STAGE_NLP_PC")
+ONLINE_ROLE = "PIPELINE_ONLINE_API"
+"""Needed to open a streaming session (else the upgrade is answered 403)."""
+ROLES = (ONLINE_ROLE, "STAGE_ASR", "STAGE_NLP_PC")
+"""Every role; a stage's role is needed to put the stage in a pipeline."""
 
 
 class GrantError(Exception):
@@ -26,6 +37,18 @@ class _Issued:
     expires_at: float
 
 
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(claims: dict[str, Any], key: bytes) -> str:
+    """An HS256 JWT of the claims."""
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims).encode())
+    signature = hmac.new(key, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{_b64(signature)}"
+
+
 @dataclass
 class TokenStore:
     """Issues and checks access and refresh tokens; each refresh token works once."""
@@ -34,7 +57,10 @@ class TokenStore:
     client_id: str
     access_lifetime: int
     refresh_lifetime: int
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Roles of users that lack some (the others have every role in ROLES)."""
     clock: Callable[[], float] = time.monotonic
+    _key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _access: dict[str, _Issued] = field(default_factory=dict)
     _refresh: dict[str, _Issued] = field(default_factory=dict)
     issued: list[str] = field(default_factory=list)
@@ -67,9 +93,22 @@ class TokenStore:
             raise GrantError("invalid_grant", "Token is not active")
         return issued.user
 
+    def user_roles(self, user: str) -> tuple[str, ...]:
+        """The realm roles a user has."""
+        return self.roles.get(user, ROLES)
+
     def _issue(self, user: str) -> dict[str, Any]:
         now = self.clock()
-        access = "at." + secrets.token_urlsafe(24)
+        claims = {
+            "exp": int(time.time()) + self.access_lifetime,
+            "iat": int(time.time()),
+            "jti": secrets.token_urlsafe(12),
+            "typ": "Bearer",
+            "azp": self.client_id,
+            "preferred_username": user,
+            "realm_access": {"roles": list(self.user_roles(user))},
+        }
+        access = jwt(claims, self._key)
         refresh = "rt." + secrets.token_urlsafe(24)
         self._access[access] = _Issued(user, now + self.access_lifetime)
         self._refresh[refresh] = _Issued(user, now + self.refresh_lifetime)
@@ -90,18 +129,19 @@ class TokenStore:
             for token in [t for t, i in table.items() if i.expires_at <= now]:
                 del table[token]
 
-    def check(self, token: str | None) -> bool:
-        """Return whether an access token is known and unexpired."""
+    def check(self, token: str | None) -> str | None:
+        """Return the user of an access token that is known and unexpired, else None."""
         if not token:
-            return False
+            return None
         issued = self._access.get(token)
-        return issued is not None and issued.expires_at > self.clock()
+        return issued.user if issued is not None and issued.expires_at > self.clock() else None
 
 
-def bearer_token(headers: Any, query: Any) -> str | None:
-    """Return the token of an `Authorization: Bearer` header or the `access_token` query."""
+def bearer_token(headers: Any, query: Any) -> tuple[str | None, str]:
+    """Return the token of an `Authorization: Bearer` header or the `access_token` query, and
+    where it was ("header", "query" or "none")."""
     header = headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        return str(header[7:].strip())
+        return str(header[7:].strip()), "header"
     token = query.get("access_token")
-    return str(token) if token else None
+    return (str(token), "query") if token else (None, "none")

@@ -69,6 +69,8 @@ class Counters:
     token_endpoint_errors: int = 0
     ws_connects: int = 0
     ws_rejections: int = 0
+    upgrade_auth: dict[str, int] = field(default_factory=dict)
+    """Accepted upgrades by where their token was: "header" or "query"."""
     active_sessions: int = 0
     peak_sessions: int = 0
     sessions_finished: int = 0
@@ -96,6 +98,8 @@ class SimSettings:
     host: str = "127.0.0.1"
     port: int = 8780
     users: dict[str, str] = field(default_factory=lambda: {"demo": "demo"})
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Users with fewer than every role (see auth.ROLES)."""
     client_id: str = "truebar-client"
     access_lifetime: int = 900
     refresh_lifetime: int = 1800

@@ -31,8 +31,15 @@ class ViolationError(Exception):
 class StreamSession:
     """Serves one WebSocket connection of /api/pipelines/stream."""
 
-    def __init__(self, state: SimState, request: web.Request, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self,
+        state: SimState,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        roles: tuple[str, ...],
+    ) -> None:
         self._state = state
+        self._roles = roles
         self._request = request
         self._ws = ws
         self._session_id = next(_IDS)
@@ -165,8 +172,7 @@ class StreamSession:
         if faults.warning:
             await self.send({"type": "WARNING", "message": "Injected warning: audio level low"})
 
-    @staticmethod
-    def _check_pipeline(pipeline: Any) -> None:
+    def _check_pipeline(self, pipeline: Any) -> None:
         if not isinstance(pipeline, list) or not pipeline:
             raise ViolationError("CONFIG needs a non-empty pipeline")
         for index, stage in enumerate(pipeline):
@@ -178,6 +184,9 @@ class StreamSession:
             feature = "onlineAsr" if task == "ASR" else None
             if find_option(str(task), tag, feature) is None:
                 raise ViolationError(f"Unknown or non-streaming tag for {task}: {tag}")
+            role = f"STAGE_{str(task).upper()}"
+            if role not in self._roles and stage.get("exceptionHandlingPolicy") != "SKIP":
+                raise ViolationError(f"The user lacks the role {role} for the stage {task}")
 
     def _new_recognizer(self) -> Recognizer:
         if self._state.settings.mode is RecognitionMode.BYTES:

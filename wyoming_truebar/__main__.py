@@ -15,10 +15,12 @@ import aiohttp
 
 from . import __version__
 from .announce import register_with_supervisor, start_zeroconf
+from .check import Verdict, run_check
 from .context import BridgeContext
 from .credentials import CredentialsCache
 from .discovery import Discovery
 from .http_api import start_http
+from .network import new_http_session, tls_context
 from .server import BridgeServer
 from .settings import Settings, SettingsError, add_arguments, dumps_public, load_settings
 
@@ -35,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
         "TRUEBAR_PASSWORD, the config file, or --password-file; never from the command line.",
     )
     parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the set-up (settings, token endpoint, credentials, role, discovery, a "
+        "session, a short utterance) step by step, print a verdict per step, and exit: 0 if "
+        "every step passes",
+    )
     add_arguments(parser)
     return parser
 
@@ -49,18 +58,12 @@ def build_discovery(ctx: BridgeContext) -> Discovery:
     return Discovery(ctx.http, ctx.credentials, ctx.settings, ctx.apply_catalog)
 
 
-def new_http_session(settings: Settings) -> aiohttp.ClientSession:
-    """The process's one HTTP session; its pool holds every concurrent Truebar stream."""
-    connector = aiohttp.TCPConnector(limit=settings.max_sessions + 8, limit_per_host=0)
-    return aiohttp.ClientSession(connector=connector)
-
-
 async def main(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully."""
     if not settings.verify_tls:
         _LOGGER.warning(
-            "TLS certificate verification is OFF (verify_tls=false): use this only "
-            "with a self-signed test deployment"
+            "TLS certificate verification is OFF (verify_tls=false): anyone on the path can "
+            "read the password and the audio; for a private CA set ca_file instead"
         )
     _LOGGER.debug("Settings: %s", dumps_public(settings))
     async with new_http_session(settings) as http:
@@ -73,6 +76,7 @@ async def main(settings: Settings) -> None:
             await discovery.stop()
             return
         await server.start(settings.uri)
+        checking = start_check(settings, http) if settings.startup_check else None
         # Everything built so far (modules, settings, Info) lives as long as the process:
         # keep it out of the collector's full passes, which otherwise scan it again and
         # again while hundreds of utterances are in flight (pauses show in the p99).
@@ -89,6 +93,8 @@ async def main(settings: Settings) -> None:
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         _LOGGER.info("Stopping")
+        if checking is not None:
+            checking.cancel()
         supervisor.cancel()
         if zeroconf is not None:
             await zeroconf.async_close()
@@ -98,13 +104,36 @@ async def main(settings: Settings) -> None:
         await discovery.stop()
 
 
+def start_check(settings: Settings, http: aiohttp.ClientSession) -> asyncio.Task[bool]:
+    """Run the set-up check in the background, logging each verdict (startup_check)."""
+
+    def log(verdict: Verdict) -> None:
+        level = logging.WARNING if verdict.ok is False else logging.INFO
+        _LOGGER.log(level, "Set-up check %s", verdict.line().replace("\n      ", ""))
+
+    return asyncio.create_task(run_check(settings, http, log), name="set-up check")
+
+
+async def check(settings: Settings) -> bool:
+    """`--check`: print each step's verdict; True if all pass."""
+    async with new_http_session(settings) as http:
+        return await run_check(settings, http, lambda v: print(v.line(), flush=True))
+
+
 def run(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `wyoming-truebar` command."""
+    checking = "--check" in (sys.argv[1:] if argv is None else argv)
     try:
         settings = load_settings(argv, parser=build_parser())
+        tls_context(settings)  # a ca_file that cannot be used stops start-up here
     except SettingsError as err:
+        if checking:
+            print(f"[FAIL] 1. settings: {err}", flush=True)
         print(f"wyoming-truebar: error: {err}", file=sys.stderr)
         sys.exit(2)
+    if checking:
+        logging.basicConfig(level=logging.DEBUG if settings.debug else logging.ERROR)
+        sys.exit(0 if asyncio.run(check(settings)) else 1)
     logging.basicConfig(
         level=logging.DEBUG if settings.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

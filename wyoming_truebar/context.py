@@ -12,6 +12,7 @@ from .credentials import CredentialsCache
 from .discovery import Catalog
 from .languages import Choice, LanguageMap, build_info, nlp_stages, offered_tags
 from .metrics import Metrics
+from .network import Proxy, proxy_for
 from .protocol import Stage
 from .settings import Settings
 from .wyoming_io import encode_event
@@ -34,8 +35,12 @@ class BridgeContext:
     """Utterances in flight (bounded by max_sessions)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     metrics: Metrics = field(init=False)
+    ws_proxy: Proxy | None = field(init=False)
+    """The environment's proxy for the WebSocket URL (HTTP requests find theirs through
+    aiohttp's trust_env)."""
 
     def __post_init__(self) -> None:
+        self.ws_proxy = proxy_for(self.settings.stt_ws_url)
         self.apply_catalog(self.catalog)
         self.metrics = Metrics(self.credentials, lambda: self.active)
 

@@ -29,6 +29,7 @@ from .errors import (
     ServiceUnavailableError,
     TokenTimeoutError,
 )
+from .network import untrusted
 from .settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -214,6 +215,9 @@ class CredentialsCache:
         except TimeoutError as err:
             raise TokenTimeoutError("The Truebar token endpoint did not answer in time") from err
         except (aiohttp.ClientError, OSError) as err:
+            untrusted_cert = untrusted(err, "The Truebar token endpoint")
+            if untrusted_cert is not None:
+                raise untrusted_cert from err
             raise ServiceUnavailableError(
                 "Cannot reach the Truebar token endpoint", detail=type(err).__name__
             ) from err
@@ -222,9 +226,7 @@ class CredentialsCache:
         return TokenSet.from_response(body, self._clock())
 
     async def _post(self, form: dict[str, str], kind: str) -> dict[str, Any]:
-        async with self._http.post(
-            self._settings.auth_url, data=form, ssl=self._settings.verify_tls
-        ) as resp:
+        async with self._http.post(self._settings.auth_url, data=form) as resp:
             if resp.status >= 500:
                 raise ServiceUnavailableError(
                     f"The Truebar token endpoint is unavailable (HTTP {resp.status})"

@@ -16,6 +16,7 @@ import aiohttp
 
 from .credentials import CredentialsCache
 from .errors import BridgeError, ProtocolError, ServiceUnavailableError
+from .network import untrusted
 from .settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -124,9 +125,7 @@ class Discovery:
         try:
             async with (
                 asyncio.timeout(s.token_timeout),
-                self._http.get(
-                    url, headers={"Authorization": f"Bearer {token}"}, ssl=s.verify_tls
-                ) as resp,
+                self._http.get(url, headers={"Authorization": f"Bearer {token}"}) as resp,
             ):
                 if resp.status == 401:
                     self._credentials.invalidate(token)
@@ -136,6 +135,9 @@ class Discovery:
         except TimeoutError as err:
             raise ServiceUnavailableError("Stage discovery timed out") from err
         except (aiohttp.ClientError, OSError, ValueError) as err:
+            untrusted_cert = untrusted(err, "Truebar")
+            if untrusted_cert is not None:
+                raise untrusted_cert from err
             raise ServiceUnavailableError(
                 "Stage discovery failed", detail=type(err).__name__
             ) from err

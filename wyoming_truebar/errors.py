@@ -29,6 +29,12 @@ class ServiceUnavailableError(BridgeError):
     retryable = True
 
 
+class CertificateError(ServiceUnavailableError):
+    """Truebar's TLS certificate is not trusted: a set-up problem (ca_file), not retried."""
+
+    retryable = False
+
+
 class UpgradeRefusedError(BridgeError):
     """The WebSocket upgrade was refused with 401: the token is stale, try a fresh one."""
 

@@ -172,6 +172,7 @@ class BridgeHandler:
             on_final=stream.committed if stream is not None else None,
             on_finished=self._answer,
             on_hopeless=self._fail,
+            proxy=ctx.ws_proxy,
         )
         ctx.active += 1
         now = asyncio.get_running_loop().time()

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from .context import BridgeContext
 from .errors import BridgeError
+from .network import untrusted
 
 _LOGGER = logging.getLogger(__name__)
 CTX_KEY = web.AppKey("ctx", BridgeContext)
@@ -33,11 +34,14 @@ async def _reachability_problem(ctx: BridgeContext) -> str | None:
     try:
         async with (
             asyncio.timeout(s.connect_timeout),
-            ctx.http.get(url, ssl=s.verify_tls) as resp,
+            ctx.http.get(url) as resp,
         ):
             if resp.status >= 500:
                 return f"Truebar answers HTTP {resp.status}"
     except (aiohttp.ClientError, OSError, TimeoutError) as err:
+        untrusted_cert = untrusted(err, "Truebar")
+        if untrusted_cert is not None:
+            return str(untrusted_cert)
         return f"Truebar is unreachable ({type(err).__name__})"
     return None
 

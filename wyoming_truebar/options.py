@@ -276,10 +276,31 @@ OPTIONS: tuple[Option, ...] = (
         "Supervisor API (as an add-on, the server registers there once it answers describe)",
     ),
     Option(
+        "ca_file",
+        None,
+        _OPT_STR,
+        "PEM bundle of CA certificates trusted in addition to the system's, for every Truebar "
+        "connection (on-premises deployments with a private CA)",
+    ),
+    Option(
         "verify_tls",
         True,
         _BOOL,
-        "verify Truebar's TLS certificates (turn off only for self-signed test deployments)",
+        "verify Truebar's TLS certificates (last resort: prefer ca_file for a private CA)",
+    ),
+    Option(
+        "token_in_url",
+        False,
+        _BOOL,
+        "send the access token as ?access_token= on the WebSocket URL instead of the "
+        "Authorization header (for gateways that honour only that; never logged)",
+    ),
+    Option(
+        "startup_check",
+        False,
+        _BOOL,
+        "run the set-up check (--check) once at start, in the background, and log its "
+        "verdicts (the add-on turns it on)",
     ),
     Option("enable_interims", False, _BOOL, "ask Truebar for interim segments (not needed)"),
     Option("debug", False, _BOOL, "log at DEBUG"),

@@ -67,7 +67,10 @@ class Settings:
     log_transcripts: bool
     allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     shutdown_grace: float
+    ca_file: str | None
     verify_tls: bool
+    token_in_url: bool
+    startup_check: bool
     enable_interims: bool
     debug: bool
 

@@ -28,6 +28,7 @@ from .errors import (
     ServiceUnavailableError,
     UpgradeRefusedError,
 )
+from .network import Proxy, untrusted, with_token
 from .protocol import EOS_MESSAGE, Message, Stage, TranscriptAssembler, encode_config, parse_message
 from .settings import Settings
 
@@ -58,6 +59,7 @@ class TruebarSession:
         on_final: OnFinal | None = None,
         on_finished: OnFinished | None = None,
         on_hopeless: OnHopeless | None = None,
+        proxy: Proxy | None = None,
     ) -> None:
         self._http = http
         self._credentials = credentials
@@ -67,6 +69,7 @@ class TruebarSession:
         self._on_final = on_final
         self._on_finished = on_finished
         self._on_hopeless = on_hopeless
+        self._proxy = proxy
         self._eos_sent = False
         self._connected = False
         """The current attempt has a WebSocket connection open."""
@@ -242,14 +245,19 @@ class TruebarSession:
 
     async def _connect(self, token: str) -> aiohttp.ClientWebSocketResponse:
         s = self._settings
+        url, headers = s.stt_ws_url, {"Authorization": f"Bearer {token}"}
+        if s.token_in_url:
+            url, headers = with_token(url, token), {}
+        proxy = self._proxy
         try:
             async with asyncio.timeout(s.connect_timeout):
                 return await self._http.ws_connect(
-                    s.stt_ws_url,
-                    headers={"Authorization": f"Bearer {token}"},
+                    url,
+                    headers=headers,
                     heartbeat=s.heartbeat,
-                    ssl=s.verify_tls,
                     max_msg_size=4 << 20,
+                    proxy=proxy.url if proxy else None,
+                    proxy_auth=proxy.auth if proxy else None,
                 )
         except aiohttp.WSServerHandshakeError as err:
             if err.status == 401:
@@ -263,7 +271,7 @@ class TruebarSession:
         except TimeoutError as err:
             raise ServiceUnavailableError("Connecting to Truebar timed out") from err
         except (aiohttp.ClientError, OSError) as err:
-            raise ServiceUnavailableError(
+            raise untrusted(err, "Truebar") or ServiceUnavailableError(
                 "Cannot reach Truebar", detail=type(err).__name__
             ) from err
 
