@@ -53,6 +53,9 @@ NOTES = [
     "noise of this shared machine; a target is met only if every run meets it.",
     "- The peer, wyoming-openai, needs Python ≥ 3.12 and is installed into `.venv-peer/`. It "
     "buffers the utterance and uploads it as a WAV file after audio-stop.",
+    "- Every fresh server first gets a small unmeasured load (2 streams, 1 s), the same for "
+    "both servers of the side by side, so that no row pays for the first token grant or cold "
+    "code paths.",
     "- Percentiles are nearest-rank over every paired utterance of a row; with few utterances "
     "p99 is close to the maximum.",
 ]

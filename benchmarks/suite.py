@@ -21,7 +21,7 @@ from typing import Any
 from truebar_sim.demo import bridge_env, free_port
 
 from . import conversion, peer
-from .load_run import Load, run_load
+from .load_run import BackendTimes, Load, run_load
 from .procs import (
     Proc,
     bridge,
@@ -39,6 +39,9 @@ IDLE_SETTLE = 2.0
 FIRST_INFO_POLL = 0.005
 STREAMS_PER_LOAD_PROCESS = 100
 """Satellites one load generator process drives (its event loop must never be the limit)."""
+WARMUP = Load(2, 1.0, 1)
+"""Run first on every fresh server and not reported (first token grant, cold code paths), the
+same for both servers of the side by side."""
 
 
 @dataclass(frozen=True)
@@ -111,16 +114,22 @@ async def bridge_stack(
         yield server, sim
 
 
+async def measured(
+    loads: list[Load], server: Proc, backend: Proc, times: BackendTimes
+) -> list[dict[str, Any]]:
+    """A warm-up load, then each load in turn; the rows of the latter."""
+    warmup, *numbered_loads = numbered([WARMUP, *loads])
+    await run_load(warmup, server, backend, times)
+    return [await run_load(load, server, backend, times) for load in numbered_loads]
+
+
 async def bridge_rows(
     loads: list[Load], latency: float = 0.0, extra: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     """Run loads one after another against one bridge."""
-    rows = []
     async with bridge_stack(latency, extra) as (server, sim):
-        for load in numbered(loads):
-            row = await run_load(load, server, sim, lambda: sim_finish_times(sim.port))
-            rows.append({**row, "wan_latency_ms": latency * 1000})
-    return rows
+        rows = await measured(loads, server, sim, lambda: sim_finish_times(sim.port))
+    return [{**row, "wan_latency_ms": latency * 1000} for row in rows]
 
 
 async def lengths(sizes: Sizes, latency: float) -> list[dict[str, Any]]:
@@ -169,8 +178,8 @@ async def side_by_side(sizes: Sizes, latencies: tuple[float, ...]) -> dict[str, 
         for row in await bridge_rows(loads, latency):
             rows.append({**row, "server": "wyoming-truebar"})
         async with peer.stub(latency) as backend, peer.peer(python, backend.port) as server:
-            for load in numbered(loads):
-                row = await run_load(load, server, backend, lambda: peer.stub_times(backend.port))
+            times = lambda: peer.stub_times(backend.port)  # noqa: E731
+            for row in await measured(loads, server, backend, times):
                 rows.append({**row, "server": "wyoming-openai", "wan_latency_ms": latency * 1000})
     return {"peer_version": peer.peer_version(python), "rows": rows}
 

@@ -57,6 +57,17 @@ def test_chunked_equals_whole(rate: int, width: int, channels: int) -> None:
     chunked = convert_chunked(AudioConverter(rate, width, channels), data, 333)
     assert chunked == whole
     assert abs(len(whole) // 2 - 16000) <= 2
+    # Gathered into 100 ms batches (what the bridge does): still the same bytes.
+    batched = AudioConverter(rate, width, channels, batch_seconds=0.1)
+    assert convert_chunked(batched, data, 333) == whole
+
+
+def test_batching_never_holds_back_16k_mono() -> None:
+    converter = AudioConverter(16000, 2, 1, batch_seconds=0.1)
+    assert converter.convert(b"\x01\x02" * 160) == b"\x01\x02" * 160
+    held = AudioConverter(48000, 2, 2, batch_seconds=0.1)
+    assert held.convert(bytes(4 * 480)) == b""  # 10 ms of 48 kHz stereo: waits for 100 ms
+    assert len(held.flush()) == 2 * 160  # audio-stop: converted at once, with the tail
 
 
 def snr_db(reference: np.ndarray, test: np.ndarray) -> float:

@@ -197,7 +197,9 @@ class BridgeHandler:
         assert utt is not None
         if utt.converter is not None:
             utt.session.send(utt.converter.flush())
-        utt.converter = AudioConverter(rate, width, channels)
+        utt.converter = AudioConverter(
+            rate, width, channels, batch_seconds=self._ctx.settings.frame_ms / 1000
+        )
         seconds = self._ctx.settings.max_utterance_seconds
         utt.max_input_bytes = utt.input_bytes + int(seconds * utt.converter.input_bytes_per_second)
 
