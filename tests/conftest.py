@@ -138,6 +138,17 @@ async def start_bridge(sim: Sim | None, **overrides: Any) -> Bridge:
     return bridge
 
 
+async def transcribe_with(sim: Sim | None, pcm: bytes, **overrides: Any) -> Any:
+    """One utterance through a bridge started for it with these settings; the reply."""
+    from tests.wyoming_client import transcribe  # noqa: PLC0415
+
+    running = await start_bridge(sim, **overrides)
+    try:
+        return await transcribe(running.port, pcm)
+    finally:
+        await running.close()
+
+
 @pytest.fixture
 async def bridge(sim: Sim) -> AsyncIterator[Bridge]:
     """The bridge in front of the recognising simulator."""

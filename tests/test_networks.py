@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import trustme
 
-from tests.conftest import Sim, sim_settings, start_bridge, start_sim
+from tests.conftest import Sim, sim_settings, start_bridge, start_sim, transcribe_with
 from tests.procs import bridge_env, command, launch, wait_listening
 from tests.wyoming_client import transcribe, watch_utterance
 from truebar_sim.demo import free_port
@@ -68,11 +68,7 @@ async def sim_counters(sim: Sim, pki: Pki) -> dict[str, object]:
 
 async def test_private_ca_trusted_through_ca_file(tls_sim: Sim, pki: Pki) -> None:
     assert tls_sim.url.startswith("https://")
-    running = await start_bridge(tls_sim, ca_file=str(pki.ca_file), discovery_interval=60)
-    try:
-        reply = await transcribe(running.port, PCM)
-    finally:
-        await running.close()
+    reply = await transcribe_with(tls_sim, PCM, ca_file=str(pki.ca_file), discovery_interval=60)
     assert reply.text == FIXTURE.text
     counters = await sim_counters(tls_sim, pki)
     assert counters["grants"] == {"password": 1, "refresh_token": 0}  # token endpoint: TLS
@@ -185,11 +181,7 @@ async def test_every_truebar_connection_goes_through_https_proxy(
     tls_sim: Sim, pki: Pki, proxy: ConnectProxy, clean_proxy_env: pytest.MonkeyPatch
 ) -> None:
     clean_proxy_env.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
-    running = await start_bridge(tls_sim, ca_file=str(pki.ca_file), discovery_interval=60)
-    try:
-        reply = await transcribe(running.port, PCM)
-    finally:
-        await running.close()
+    reply = await transcribe_with(tls_sim, PCM, ca_file=str(pki.ca_file), discovery_interval=60)
     assert reply.text == FIXTURE.text
     host = tls_sim.url.removeprefix("https://")
     assert proxy.tunnels and set(proxy.tunnels) == {host}
@@ -202,11 +194,8 @@ async def test_no_proxy_exempts_a_host(
 ) -> None:
     clean_proxy_env.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
     clean_proxy_env.setenv("NO_PROXY", "127.0.0.1")
-    running = await start_bridge(tls_sim, ca_file=str(pki.ca_file))
-    try:
-        assert (await transcribe(running.port, PCM)).text == FIXTURE.text
-    finally:
-        await running.close()
+    reply = await transcribe_with(tls_sim, PCM, ca_file=str(pki.ca_file))
+    assert reply.text == FIXTURE.text
     assert proxy.tunnels == []
 
 

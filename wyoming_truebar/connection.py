@@ -161,12 +161,8 @@ class Connection(asyncio.BufferedProtocol):
         for index, event in enumerate(events):
             try:
                 step = self._handler.handle(event)
-            except BridgeError as err:
-                self.fail(err)
-                return
-            except Exception:
-                _LOGGER.exception("%s: internal error", self._handler.label)
-                self.fail(BridgeError("The speech-to-text server hit an internal error"))
+            except Exception as err:
+                self._failed(err)
                 return
             if step is not None:
                 self._backlog.extend(events[index + 1 :])
@@ -177,14 +173,9 @@ class Connection(asyncio.BufferedProtocol):
     async def _wait_for(self, step: Step) -> None:
         try:
             keep = await step
-        except BridgeError as err:
+        except Exception as err:
             self._step = None
-            self.fail(err)
-            return
-        except Exception:
-            self._step = None
-            _LOGGER.exception("%s: internal error", self._handler.label)
-            self.fail(BridgeError("The speech-to-text server hit an internal error"))
+            self._failed(err)
             return
         self._step = None
         if not keep or self._state is not State.OPEN:
@@ -200,6 +191,13 @@ class Connection(asyncio.BufferedProtocol):
             self._run(events)
         elif self._eof:
             self.close()
+
+    def _failed(self, err: Exception) -> None:
+        """A BridgeError goes to the client as it is; anything else is a bug."""
+        if not isinstance(err, BridgeError):
+            _LOGGER.error("%s: internal error", self._handler.label, exc_info=err)
+            err = BridgeError("The speech-to-text server hit an internal error")
+        self.fail(err)
 
     def _throttle(self) -> None:
         if not self._paused and len(self._backlog) > BACKLOG_LIMIT and self._transport:

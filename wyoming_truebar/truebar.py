@@ -91,7 +91,7 @@ class TruebarSession:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[str] | None = None
         self.attempts = 0
-        """Connections tried so far (more than one means a reconnect and replay)."""
+        """Tries so far (more than one means a retry, and a replay of the audio)."""
         self.configured_after: float | None = None
         """Seconds from start() to the first CONFIGURED."""
         self.replayed_bytes = 0
