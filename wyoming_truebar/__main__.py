@@ -20,6 +20,7 @@ from .context import BridgeContext
 from .credentials import CredentialsCache
 from .discovery import Discovery
 from .http_api import start_http
+from .memory import return_free_memory
 from .network import new_http_session, tls_context
 from .server import BridgeServer
 from .settings import Settings, SettingsError, add_arguments, dumps_public, load_settings
@@ -81,6 +82,7 @@ async def main(settings: Settings) -> None:
         # keep it out of the collector's full passes, which otherwise scan it again and
         # again while hundreds of utterances are in flight (pauses show in the p99).
         gc.freeze()
+        trimming = asyncio.create_task(return_free_memory(), name="return free memory")
         http_runner = None
         if settings.http_port is not None:
             http_runner, _ = await start_http(ctx, settings.http_port)
@@ -93,6 +95,7 @@ async def main(settings: Settings) -> None:
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         _LOGGER.info("Stopping")
+        trimming.cancel()
         if checking is not None:
             checking.cancel()
         supervisor.cancel()

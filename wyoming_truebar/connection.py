@@ -35,8 +35,9 @@ LINGER_BYTES = 1 << 20
 """... and how much of it at most."""
 BACKLOG_LIMIT = 256
 """Events queued behind a waiting step before reading from the client is paused."""
-READ_BUFFER = 64 * 1024
-"""Bytes read from the client at most per read."""
+READ_BUFFER = 16 * 1024
+"""Bytes read from the client at most per read (a Home Assistant event is about 450 bytes;
+larger events take several reads; each connection holds one such buffer)."""
 UTTERANCE_CHECK = 1.0
 """Seconds between checks of an utterance's wall-clock bound (the timer is armed no later)."""
 
