@@ -187,6 +187,15 @@ async def set_up_wyoming(hass: HomeAssistant, port: int) -> stt.SpeechToTextEnti
     return entity
 
 
+async def own_bridge(
+    hass: HomeAssistant, sim: Sim, processes: list[Proc], *args: str, **env: str
+) -> tuple[Proc, stt.SpeechToTextEntity]:
+    """A bridge of this test's own (stopped at its end), added to Home Assistant."""
+    bridge = start_bridge(sim, *args, **env)
+    processes.append(bridge)
+    return bridge, await set_up_wyoming(hass, bridge.port)
+
+
 async def process(
     entity: stt.SpeechToTextEntity, mic: Microphone, language: str = "en-US"
 ) -> tuple[stt.SpeechResult, float]:

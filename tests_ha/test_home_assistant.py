@@ -35,9 +35,9 @@ from tests_ha.conftest import (
     Sim,
     ha_metadata,
     ha_pieces,
+    own_bridge,
     process,
     set_up_wyoming,
-    start_bridge,
     start_sim,
 )
 from truebar_sim.fixtures import load_fixtures
@@ -129,9 +129,7 @@ async def test_finished_never_sent_is_an_error_within_finish_timeout(
     hass: HomeAssistant, sim: Sim, processes: list[Proc]
 ) -> None:
     finish_timeout = 1.0
-    bridge = start_bridge(sim, "--finish-timeout", str(finish_timeout))
-    processes.append(bridge)
-    entity = await set_up_wyoming(hass, bridge.port)
+    bridge, entity = await own_bridge(hass, sim, processes, "--finish-timeout", str(finish_timeout))
     await sim.faults(never_finish=1)
     result, after_stop = await process(entity, Microphone(ha_pieces(FIXTURES[2].pcm())))
     assert result.result is ERROR
@@ -146,9 +144,7 @@ async def test_token_outage_is_an_error_then_the_next_utterance_succeeds(
     sim = start_sim("--access-lifetime", str(lifetime), "--refresh-lifetime", str(lifetime))
     processes.append(sim.proc)
     deadline = 1.0
-    bridge = start_bridge(sim, "--reconnect-deadline", str(deadline))
-    processes.append(bridge)
-    entity = await set_up_wyoming(hass, bridge.port)
+    bridge, entity = await own_bridge(hass, sim, processes, "--reconnect-deadline", str(deadline))
     pcm = ha_pieces(FIXTURES[3].pcm())
     assert (await process(entity, Microphone(pcm)))[0].result is SUCCESS
     await sim.faults(token_endpoint_down=True)
@@ -165,9 +161,7 @@ async def test_token_outage_is_an_error_then_the_next_utterance_succeeds(
 async def test_sigterm_mid_utterance_lets_it_complete(
     hass: HomeAssistant, sim: Sim, processes: list[Proc]
 ) -> None:
-    bridge = start_bridge(sim)
-    processes.append(bridge)
-    entity = await set_up_wyoming(hass, bridge.port)
+    bridge, entity = await own_bridge(hass, sim, processes)
     fixture = FIXTURES[2]
 
     def stop_the_bridge(piece: int) -> None:
@@ -182,9 +176,7 @@ async def test_sigterm_mid_utterance_lets_it_complete(
 async def test_bridge_killed_mid_utterance_is_an_error_at_once(
     hass: HomeAssistant, sim: Sim, processes: list[Proc]
 ) -> None:
-    bridge = start_bridge(sim)
-    processes.append(bridge)
-    entity = await set_up_wyoming(hass, bridge.port)
+    bridge, entity = await own_bridge(hass, sim, processes)
     pcm = ha_pieces(FIXTURES[2].pcm())
     killed_at: list[float] = []
 
@@ -203,9 +195,8 @@ async def test_bridge_killed_mid_utterance_is_an_error_at_once(
 async def test_wrong_password_fails_the_pipeline_while_the_user_speaks(
     hass: HomeAssistant, sim: Sim, processes: list[Proc]
 ) -> None:
-    bridge = start_bridge(sim, TRUEBAR_PASSWORD="wrong")
-    processes.append(bridge)
-    await set_up_wyoming(hass, bridge.port)  # Describe needs no token: set-up works
+    # Describe needs no token: set-up works.
+    bridge, _ = await own_bridge(hass, sim, processes, TRUEBAR_PASSWORD="wrong")
     pipeline = async_get_pipeline(hass)
     await async_update_pipeline(
         hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
