@@ -17,11 +17,20 @@ import aiohttp
 import pytest
 import trustme
 
-from tests.conftest import Sim, sim_settings, start_bridge, start_sim, transcribe_with
+from tests.conftest import (
+    Sim,
+    bridge_settings,
+    sim_settings,
+    start_bridge,
+    start_sim,
+    transcribe_with,
+)
 from tests.procs import bridge_env, command, launch, wait_listening
 from tests.wyoming_client import transcribe, watch_utterance
 from truebar_sim.demo import free_port
 from truebar_sim.fixtures import load_fixtures
+from wyoming_truebar.credentials import CredentialsCache
+from wyoming_truebar.network import new_http_session
 
 FIXTURE = load_fixtures()[0]
 PCM = FIXTURE.pcm()
@@ -187,6 +196,18 @@ async def test_every_truebar_connection_goes_through_https_proxy(
     assert proxy.tunnels and set(proxy.tunnels) == {host}
     # The WebSocket too: the whole utterance's audio went up the proxy's tunnels.
     assert proxy.upstream_bytes > len(PCM)
+
+
+async def test_token_endpoint_is_reached_through_the_proxy_alone(
+    tls_sim: Sim, pki: Pki, proxy: ConnectProxy, clean_proxy_env: pytest.MonkeyPatch
+) -> None:
+    """The token request by itself, so that the tunnel it opens is its own (aiohttp's
+    trust_env is off: the bridge passes every request its proxy)."""
+    clean_proxy_env.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+    settings = bridge_settings(tls_sim, ca_file=str(pki.ca_file))
+    async with new_http_session(settings) as http:
+        assert await CredentialsCache(http, settings).access_token()
+    assert proxy.tunnels == [tls_sim.url.removeprefix("https://")]
 
 
 async def test_no_proxy_exempts_a_host(

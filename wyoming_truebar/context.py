@@ -36,8 +36,7 @@ class BridgeContext:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     metrics: Metrics = field(init=False)
     ws_proxy: Proxy | None = field(init=False)
-    """The environment's proxy for the WebSocket URL (HTTP requests find theirs through
-    aiohttp's trust_env)."""
+    """The environment's proxy for the WebSocket URL, looked up once."""
 
     def __post_init__(self) -> None:
         self.ws_proxy = proxy_for(self.settings.stt_ws_url)

@@ -29,7 +29,7 @@ from .errors import (
     ServiceUnavailableError,
     TokenTimeoutError,
 )
-from .network import untrusted
+from .network import proxy_for, untrusted, via
 from .settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class CredentialsCache:
     ) -> None:
         self._http = http
         self._settings = settings
+        self._proxy = proxy_for(settings.auth_url)
         self._clock = clock
         self._tokens: TokenSet | None = None
         self._renewal: asyncio.Task[TokenSet] | None = None
@@ -226,7 +227,7 @@ class CredentialsCache:
         return TokenSet.from_response(body, self._clock())
 
     async def _post(self, form: dict[str, str], kind: str) -> dict[str, Any]:
-        async with self._http.post(self._settings.auth_url, data=form) as resp:
+        async with self._http.post(self._settings.auth_url, data=form, **via(self._proxy)) as resp:
             if resp.status >= 500:
                 raise ServiceUnavailableError(
                     f"The Truebar token endpoint is unavailable (HTTP {resp.status})"

@@ -16,7 +16,7 @@ import aiohttp
 
 from .credentials import CredentialsCache
 from .errors import BridgeError, ProtocolError, ServiceUnavailableError
-from .network import untrusted
+from .network import proxy_for, untrusted, via
 from .settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -121,11 +121,14 @@ class Discovery:
         """Fetch and parse the stages once (bounded by token_timeout)."""
         s = self._settings
         url = s.api_base_url.rstrip("/") + "/api/pipelines/stages"
+        proxy = proxy_for(url)  # once per fetch, every discovery_interval: not worth a cache
         token = await self._credentials.access_token()
         try:
             async with (
                 asyncio.timeout(s.token_timeout),
-                self._http.get(url, headers={"Authorization": f"Bearer {token}"}) as resp,
+                self._http.get(
+                    url, headers={"Authorization": f"Bearer {token}"}, **via(proxy)
+                ) as resp,
             ):
                 if resp.status == 401:
                     self._credentials.invalidate(token)

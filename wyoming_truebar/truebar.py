@@ -28,7 +28,7 @@ from .errors import (
     ServiceUnavailableError,
     UpgradeRefusedError,
 )
-from .network import Proxy, untrusted, with_token
+from .network import Proxy, untrusted, via, with_token
 from .protocol import EOS_MESSAGE, Message, Stage, TranscriptAssembler, encode_config, parse_message
 from .settings import Settings
 
@@ -248,17 +248,16 @@ class TruebarSession:
         url, headers = s.stt_ws_url, {"Authorization": f"Bearer {token}"}
         if s.token_in_url:
             url, headers = with_token(url, token), {}
-        proxy = self._proxy
         try:
             async with asyncio.timeout(s.connect_timeout):
-                return await self._http.ws_connect(
+                ws: aiohttp.ClientWebSocketResponse = await self._http.ws_connect(
                     url,
                     headers=headers,
                     heartbeat=s.heartbeat,
                     max_msg_size=4 << 20,
-                    proxy=proxy.url if proxy else None,
-                    proxy_auth=proxy.auth if proxy else None,
+                    **via(self._proxy),
                 )
+                return ws
         except aiohttp.WSServerHandshakeError as err:
             if err.status == 401:
                 self._credentials.invalidate(token)
