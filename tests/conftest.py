@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,9 +142,25 @@ async def transcribe_with(sim: Sim | None, pcm: bytes, **overrides: Any) -> Any:
     """One utterance through a bridge started for it with these settings; the reply."""
     from tests.wyoming_client import transcribe  # noqa: PLC0415
 
+    return await _one_utterance(sim, transcribe, pcm, overrides)
+
+
+async def watch_with(sim: Sim | None, pcm: bytes, **overrides: Any) -> Any:
+    """The same, watched: what came back and when (`tests.wyoming_client.Watched`)."""
+    from tests.wyoming_client import watch_utterance  # noqa: PLC0415
+
+    return await _one_utterance(sim, watch_utterance, pcm, overrides)
+
+
+async def _one_utterance(
+    sim: Sim | None,
+    client: Callable[[int, bytes], Awaitable[Any]],
+    pcm: bytes,
+    overrides: dict[str, Any],
+) -> Any:
     running = await start_bridge(sim, **overrides)
     try:
-        return await transcribe(running.port, pcm)
+        return await client(running.port, pcm)
     finally:
         await running.close()
 

@@ -24,9 +24,10 @@ from tests.conftest import (
     start_bridge,
     start_sim,
     transcribe_with,
+    watch_with,
 )
 from tests.procs import bridge_env, command, launch, wait_listening
-from tests.wyoming_client import transcribe, watch_utterance
+from tests.wyoming_client import transcribe
 from truebar_sim.demo import free_port
 from truebar_sim.fixtures import load_fixtures
 from wyoming_truebar.credentials import CredentialsCache
@@ -88,12 +89,8 @@ async def test_private_ca_trusted_through_ca_file(tls_sim: Sim, pki: Pki) -> Non
 async def test_untrusted_certificate_is_a_clean_error_naming_ca_file(
     tls_sim: Sim, caplog: pytest.LogCaptureFixture
 ) -> None:
-    running = await start_bridge(tls_sim)  # the private CA is not trusted
-    try:
-        with caplog.at_level(logging.WARNING):
-            watched = await watch_utterance(running.port, PCM)
-    finally:
-        await running.close()
+    with caplog.at_level(logging.WARNING):
+        watched = await watch_with(tls_sim, PCM)  # the private CA is not trusted
     assert watched.error is not None
     when, code = watched.error
     assert code == "service_unavailable"
@@ -270,11 +267,7 @@ def test_check_tells_a_missing_streaming_role(sim_process_url: str) -> None:
 
 async def test_missing_streaming_role_is_auth_failed_at_once(sim: Sim) -> None:
     sim.state.tokens.roles["demo"] = ("STAGE_ASR",)  # no PIPELINE_ONLINE_API: upgrade 403
-    running = await start_bridge(sim)
-    try:
-        watched = await watch_utterance(running.port, PCM)
-    finally:
-        await running.close()
+    watched = await watch_with(sim, PCM)
     assert watched.error is not None
     assert watched.error[1] == "auth_failed"
     assert watched.error[0] < 1.0

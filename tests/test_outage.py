@@ -12,7 +12,7 @@ import re
 import aiohttp
 import pytest
 
-from tests.conftest import Sim, start_bridge
+from tests.conftest import Sim, start_bridge, watch_with
 from tests.wyoming_client import watch_utterance
 from truebar_sim.fixtures import load_fixtures
 
@@ -93,11 +93,7 @@ async def test_ten_second_outage_spares_the_token_endpoint(
 
 
 async def test_wrong_password_is_an_error_and_a_close_within_a_second(sim: Sim) -> None:
-    running = await start_bridge(sim, password="wrong")
-    try:
-        watched = await watch_utterance(running.port, padded(FIXTURES[0].pcm(), 3.5))
-    finally:
-        await running.close()
+    watched = await watch_with(sim, padded(FIXTURES[0].pcm(), 3.5), password="wrong")
     assert watched.error is not None
     when, code = watched.error
     assert code == "auth_failed"
@@ -113,12 +109,8 @@ async def test_wrong_password_is_an_error_and_a_close_within_a_second(sim: Sim) 
 
 
 async def test_error_in_answer_to_config_is_reported_at_once(sim: Sim) -> None:
-    running = await start_bridge(sim)
-    try:
-        sim.state.faults.error_after_config = 1
-        watched = await watch_utterance(running.port, padded(FIXTURES[0].pcm(), 3.5))
-    finally:
-        await running.close()
+    sim.state.faults.error_after_config = 1
+    watched = await watch_with(sim, padded(FIXTURES[0].pcm(), 3.5))
     assert watched.error is not None
     assert watched.error[1] == "service_error"
     assert watched.closed_at is not None
