@@ -1,7 +1,8 @@
 """Home Assistant in the loop: HA's own `wyoming` integration against the bridge and simulator.
 
-This suite runs in its own venv (`.venv-ha`, Python 3.13, created by `script/test-ha`), because
-Home Assistant pins its own `wyoming` (1.5.4) and the project needs a newer one. The bridge and
+This suite runs once per supported Home Assistant release (2025.4.4 on Python 3.13, 2026.10.4
+on Python 3.14), each in its own venv created by `script/test-ha`, because Home Assistant pins
+its own `wyoming` (1.5.4, 1.10.2) and its own Python. The bridge and
 the simulator therefore run as real processes from the main venv (`WYOMING_TRUEBAR_BIN`), and
 Home Assistant talks to them over loopback exactly as it would in a home.
 """
