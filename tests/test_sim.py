@@ -349,9 +349,10 @@ async def test_fault_latency_delays_every_message(
     assert result.text == "3200 bytes"
 
 
-def test_grammar_is_one_phrase_of_the_list() -> None:
-    grammar = build_grammar(["Turn on the light!", "stop"])
-    assert "public <command> = ( turn on the light ) | ( stop );" in grammar
+def test_grammar_is_one_phrase_of_the_list_or_its_start() -> None:
+    grammar = build_grammar(["Turn on the light!", "stop", "turn on"])
+    alternatives = "( turn on the light ) | ( turn on the ) | ( turn on ) | ( turn ) | ( stop )"
+    assert f"public <command> = {alternatives};" in grammar
     with pytest.raises(ValueError, match="no words"):
         build_grammar(["!!"])
 

@@ -101,8 +101,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--interim-interval-ms",
         type=int,
+        default=250,
+        help="milliseconds of audio between interim segments when enableInterims is set",
+    )
+    p.add_argument(
+        "--final-pause-ms",
+        type=int,
         default=500,
-        help="audio between interim segments when enableInterims is set",
+        help="a final segment after this much trailing silence, as Kaldi's endpointing sends "
+        "one (0: finals only at EOS; default: %(default)s)",
+    )
+    p.add_argument(
+        "--final-max-ms",
+        type=int,
+        default=20000,
+        help="a final at least every this much audio of one segment (0: never; default: "
+        "%(default)s)",
     )
     faults = p.add_argument_group("faults (also settable at run time via /_sim/faults)")
     faults.add_argument(
@@ -195,6 +209,8 @@ def run() -> None:
         mode=RecognitionMode(args.mode),
         phrases=tuple(phrases),
         interim_interval_ms=args.interim_interval_ms,
+        final_pause_ms=args.final_pause_ms,
+        final_max_ms=args.final_max_ms,
     )
     faults = Faults(
         unauthorized_upgrades=args.unauthorized_upgrades,

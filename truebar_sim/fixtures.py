@@ -34,6 +34,35 @@ def load_fixtures() -> list[Fixture]:
     return [Fixture(folder / item["file"], item["text"]) for item in listing["fixtures"]]
 
 
+@dataclass(frozen=True, slots=True)
+class PauseFixture(Fixture):
+    """A command spoken with a pause inside (`before` ... `after`), or followed by noise."""
+
+    kind: str = "function_word"
+    """function_word (never to be cut), noun_phrase (the hard cases) or noise."""
+    language: str = "en"
+    pause_ms: int = 0
+    before: str = ""
+    """The words before the pause."""
+
+
+def load_pause_fixtures() -> list[PauseFixture]:
+    """Return the bundled pause fixtures, in the order of pauses/pauses.json."""
+    folder = fixture_dir() / "pauses"
+    listing = json.loads((folder / "pauses.json").read_text(encoding="utf-8"))
+    return [
+        PauseFixture(
+            folder / item["file"],
+            f"{item['before']} {item['after']}".strip(),
+            kind=item["kind"],
+            language=item["language"],
+            pause_ms=item["pause_ms"],
+            before=item["before"],
+        )
+        for item in listing["fixtures"]
+    ]
+
+
 def default_phrases() -> list[str]:
     """Return the phrase list the simulator recognises by default."""
     return [fixture.text for fixture in load_fixtures()]

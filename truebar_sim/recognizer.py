@@ -56,12 +56,15 @@ class ByteCounter:
 
 
 def build_grammar(phrases: Sequence[str]) -> str:
-    """Return a JSGF grammar that accepts exactly one of the phrases."""
-    alternatives = []
+    """Return a JSGF grammar that accepts one of the phrases, or the start of one (what a
+    speaker who pauses mid-command has said so far: a final at the pause decodes it)."""
+    alternatives: list[str] = []
     for phrase in phrases:
         words = _WORD.findall(phrase.lower())
-        if words:
-            alternatives.append("( " + " ".join(words) + " )")
+        for end in range(len(words), 0, -1):
+            alternative = "( " + " ".join(words[:end]) + " )"
+            if alternative not in alternatives:
+                alternatives.append(alternative)
     if not alternatives:
         raise ValueError("the phrase list has no words")
     return "#JSGF V1.0;\ngrammar commands;\npublic <command> = " + " | ".join(alternatives) + ";\n"
@@ -93,6 +96,11 @@ class SharedDecoder:
             decoder.activate_search("commands")
             self._decoder = decoder
         return self._decoder
+
+    @functools.cached_property
+    def complete(self) -> frozenset[str]:
+        """The phrases as the decoder spells them (lower case, words joined by one space)."""
+        return frozenset(" ".join(_WORD.findall(p.lower())) for p in self.phrases)
 
     async def warm(self) -> None:
         """Build the decoder ahead of the first session, off the event loop."""
@@ -140,44 +148,68 @@ class SphinxRecognizer:
     how much silence followed, and what the decoder had heard before.
     """
 
-    def __init__(self, decoder: Any) -> None:
+    def __init__(
+        self,
+        decoder: Any,
+        pause_ms: int = 500,
+        max_ms: int = 20000,
+        complete: frozenset[str] = frozenset(),
+    ) -> None:
         self._decoder: Any = decoder
-        self._pauses = PauseDetector()
-        self._segment = bytearray()
+        self._complete = complete
+        """Whole phrases: once the committed words make one, the next words start afresh."""
+        self._pauses = PauseDetector(pause_frames=pause_ms // 10) if pause_ms > 0 else None
+        self._max_bytes = max_ms * 32 if max_ms > 0 else None
+        self._audio = bytearray()
+        """The current command so far: every decode reads all of it (a phrase grammar can
+        only place the words of a part after a pause by what came before)."""
+        self._segment_bytes = 0
+        self._committed = 0
+        """Words already sent as finals."""
 
-    def _decode(self) -> str:
-        if self._decoder is None or not any(self._segment):
-            return ""
+    def _decode(self) -> list[str]:
+        if self._decoder is None or not any(self._audio):
+            return []
         self._decoder.set_cmn(CMN_START)
         self._decoder.start_utt()
-        self._decoder.process_raw(bytes(self._segment), False, True)
+        self._decoder.process_raw(bytes(self._audio), False, True)
         self._decoder.end_utt()
         hyp = self._decoder.hyp()
-        return str(hyp.hypstr) if hyp is not None else ""
+        return str(hyp.hypstr).split() if hyp is not None else []
+
+    def _commit(self) -> str:
+        """The words of the utterance beyond those already final, now final too."""
+        words = self._decode()
+        new = words[self._committed :]
+        self._committed = max(self._committed, len(words))
+        self._segment_bytes = 0
+        if " ".join(words) in self._complete:  # a whole command: the next one starts afresh
+            self._audio.clear()
+            self._committed = 0
+        return " ".join(new)
 
     def feed(self, pcm: bytes) -> str | None:
         """Take the next frame; at a pause, return the segment's final text."""
-        self._segment += pcm
-        if not self._pauses.feed(pcm):
-            return None
-        text = self._decode()
-        self._segment.clear()
-        return text
+        self._audio += pcm
+        self._segment_bytes += len(pcm)
+        paused = self._pauses is not None and self._pauses.feed(pcm)
+        forced = self._max_bytes is not None and self._segment_bytes >= self._max_bytes
+        return self._commit() if paused or forced else None
 
     def partial(self) -> str:
         """Return the current segment's best guess so far."""
-        return self._decode()
+        return " ".join(self._decode()[self._committed :])
 
     def finish(self) -> str:
         """Decode what is left and give the text."""
-        text = self._decode()
+        text = self._commit()
         self.close()
         return text
 
     def close(self) -> None:
         """Let go of the shared decoder (safe to call twice)."""
         self._decoder = None
-        self._segment.clear()
+        self._audio.clear()
 
 
 @functools.cache

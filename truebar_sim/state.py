@@ -105,4 +105,9 @@ class SimSettings:
     refresh_lifetime: int = 1800
     mode: RecognitionMode = RecognitionMode.SPHINX
     phrases: tuple[str, ...] = ()
-    interim_interval_ms: int = 500
+    interim_interval_ms: int = 250
+    final_pause_ms: int = 500
+    """A final segment after this much trailing silence, as Kaldi's endpoint rule sends one
+    (0: no finals at pauses, only at EOS)."""
+    final_max_ms: int = 20000
+    """A final at least every this much audio of one segment, pause or not (0: never)."""

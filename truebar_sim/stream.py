@@ -191,7 +191,10 @@ class StreamSession:
     def _new_recognizer(self) -> Recognizer:
         if self._state.settings.mode is RecognitionMode.BYTES:
             return ByteCounter()
-        return SphinxRecognizer(self._state.decoder.get())
+        settings, decoder = self._state.settings, self._state.decoder
+        return SphinxRecognizer(
+            decoder.get(), settings.final_pause_ms, settings.final_max_ms, decoder.complete
+        )
 
     async def _audio(self, frame: bytes) -> None:
         if self._recognizer is None:
@@ -219,7 +222,7 @@ class StreamSession:
             return
         self._since_interim = 0
         text = self._recognizer.partial() if self._recognizer else ""
-        if text and text != self._interim_text:
+        if text:  # again if unchanged: the client learns the text is still current
             self._interim_text = text
             await self.send(self._segment(text.split(), final=False))
 
