@@ -111,6 +111,8 @@ def bridge_settings(sim: Sim | None, **overrides: Any) -> Any:
         "stt_ws_url": base.replace("http", "ws", 1) + "/api/pipelines/stream",
         "asr_tags": "KALDI:en-US:*:*,KALDI:sl-SI:*:*,KALDI:de-DE:*:*",
         "discovery_interval": 0,  # tests that want discovery turn it on
+        # Tests pin what the client gets at audio-stop; endpointing tests turn it on.
+        "endpointing": False,
     }
     values.update(overrides)
     return merge({}, {}, values)

@@ -103,8 +103,12 @@ async def spawn(args: list[str], env: dict[str, str], port: int) -> AsyncIterato
 
 
 def bridge_env(sim_url: str, **extra: str) -> dict[str, str]:
-    """Environment for a bridge process pointed at a simulator (no inherited TRUEBAR_*)."""
-    return {**demo_bridge_env(sim_url, inherit_settings=False), **extra}
+    """Environment for a bridge process pointed at a simulator (no inherited TRUEBAR_*).
+
+    Endpointing is off unless asked for: these tests pin what the client gets at audio-stop
+    (every byte at Truebar, the whole text); the endpointing tests turn it on."""
+    base = {**demo_bridge_env(sim_url, inherit_settings=False), "TRUEBAR_ENDPOINTING": "false"}
+    return {**base, **extra}
 
 
 @asynccontextmanager

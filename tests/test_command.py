@@ -28,7 +28,7 @@ async def test_installed_command_serves_and_stops_on_sigterm(sim: Sim) -> None:
         code = await proc.stop()
     assert reply.text == fixture.text
     assert code == 0, proc.output()
-    assert "transcript in" in proc.output()
+    assert "ended by audio_stop, transcript" in proc.output()
 
 
 async def test_unix_socket_uri(sim: Sim, tmp_path: Path) -> None:

@@ -126,6 +126,13 @@ class Watched:
     """When the server closed the connection."""
     write_failed_at: float | None = None
     """When writing audio failed (the server had closed), as Home Assistant would notice."""
+    stop_sent_at: float | None = None
+    """When audio-stop was written (None: the upload ended before it)."""
+
+    @property
+    def answered_at(self) -> float | None:
+        """When the transcript came."""
+        return next((t for t, e in self.events if e.type == "transcript"), None)
 
     @property
     def text(self) -> str | None:
@@ -141,10 +148,18 @@ class Watched:
 
 
 async def watch_utterance(
-    port: int, pcm: bytes, language: str = "en", piece: int = 320, timeout: float = 30
+    port: int,
+    pcm: bytes,
+    language: str = "en",
+    piece: int = 320,
+    timeout: float = 30,
+    stop_on_answer: bool = False,
+    context: dict[str, object] | None = None,
 ) -> Watched:
     """Stream 16 kHz mono audio in real time in Home Assistant's 10 ms pieces while reading the
-    server's answer; stop writing when writing fails, and read until the server closes."""
+    server's answer; stop writing when writing fails, and read until the server closes. With
+    `stop_on_answer`, do what Home Assistant 2026 does: a transcript ends the upload at once
+    (no audio-stop) and the client closes."""
     from wyoming_truebar.wyoming_io import EventParser, encode_event  # noqa: PLC0415
 
     loop = asyncio.get_running_loop()
@@ -165,16 +180,20 @@ async def watch_utterance(
 
     reading = asyncio.create_task(read())
     try:
-        writer.write(encode_event(Transcribe(language=language).event()))
+        writer.write(encode_event(Transcribe(language=language, context=context).event()))
         writer.write(encode_event(AudioStart(rate=16000, width=2, channels=1).event()))
         began = loop.time()
         for index, offset in enumerate(range(0, len(pcm), piece)):
             await asyncio.sleep(max(0.0, began + (index + 1) * piece / 32000 - loop.time()))
+            if stop_on_answer and watched.text is not None:
+                break
             chunk = AudioChunk(rate=16000, width=2, channels=1, audio=pcm[offset : offset + piece])
             writer.write(encode_event(chunk.event()))
             await writer.drain()
-        writer.write(encode_event(AudioStop().event()))
-        await writer.drain()
+        else:
+            writer.write(encode_event(AudioStop().event()))
+            await writer.drain()
+            watched.stop_sent_at = loop.time() - began
     except ConnectionError:
         watched.write_failed_at = loop.time() - began
     try:

@@ -48,7 +48,14 @@ class BridgeContext:
         self.catalog = catalog
         tags = offered_tags(self.settings, catalog)
         self.languages = LanguageMap(tags, self.settings.default_language)
-        self.info = build_info(tags, streaming=self.settings.streaming).event()
+        s = self.settings
+        self.info = build_info(
+            tags,
+            streaming=s.streaming,
+            requires_external_vad=s.requires_external_vad,
+            prefers_auto_gain_enabled=s.prefers_auto_gain_enabled,
+            prefers_noise_reduction_enabled=s.prefers_noise_reduction_enabled,
+        ).event()
         self.info_bytes = encode_event(self.info)
 
     def next_id(self) -> str:
@@ -57,5 +64,7 @@ class BridgeContext:
 
     def stages(self, choice: Choice) -> list[Stage]:
         """Return the CONFIG pipeline for an utterance: ASR, then its NLP stages."""
-        asr = Stage("ASR", choice.tag, {"enableInterims": self.settings.enable_interims})
+        # Endpointing reads the running text, so it asks for interims.
+        interims = self.settings.enable_interims or self.settings.endpointing
+        asr = Stage("ASR", choice.tag, {"enableInterims": interims})
         return [asr, *nlp_stages(self.settings, self.catalog, choice.language)]

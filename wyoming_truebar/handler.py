@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wyoming.asr import Transcribe, Transcript
@@ -18,6 +19,7 @@ from wyoming.event import Event
 
 from .audio import AudioConverter
 from .context import BridgeContext
+from .endpointing import Ending, Endpointer, EndpointRules, earshot_vad, word_list
 from .errors import (
     BridgeError,
     BusyError,
@@ -40,6 +42,41 @@ Fail = Callable[[BridgeError], None]
 """Ends the connection with an error (written, then a lingering close)."""
 Step = Coroutine[Any, Any, bool]
 """An asynchronous step of the handler; its result False ends the connection."""
+PACE_MARK = 0.125
+"""Seconds between the marks by which the pace of the client's audio is judged."""
+PACE_WINDOW = 0.4
+"""Seconds of marks (at least) over which audio must come no faster than real time..."""
+PACE_LIVE = 1.3
+"""... within this factor, for the audio to count as live (a microphone, not a recording)."""
+
+
+@dataclass(slots=True)
+class Pace:
+    """Whether a client's audio arrives in real time (live) or faster (a recording).
+
+    Marks of (loop time, seconds of audio) are taken every PACE_MARK over the last second.
+    Live means: over at least PACE_WINDOW of wall time, no more than PACE_LIVE seconds of
+    audio came per second. A recording sent at full speed never is; a live stream that began
+    with a burst (a satellite's buffered wake-word audio) is again once the burst has left
+    the window.
+    """
+
+    marks: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=8))
+    next_mark: float = 0.0
+
+    def add(self, now: float, audio_seconds: float) -> None:
+        """Note the audio received by now (the per-chunk cost: one comparison)."""
+        if now >= self.next_mark:
+            self.marks.append((now, audio_seconds))
+            self.next_mark = now + PACE_MARK
+
+    def live(self, now: float, audio_seconds: float) -> bool:
+        """Whether the audio has come in real time lately."""
+        if not self.marks:
+            return False
+        since, audio_then = self.marks[0]
+        elapsed = now - since
+        return elapsed >= PACE_WINDOW and audio_seconds - audio_then <= PACE_LIVE * elapsed
 
 
 def audio_format(
@@ -76,6 +113,29 @@ class Utterance:
     """Loop time the transcript was written (0 until then)."""
     delivered: bool = False
     """Whether the client was still there to take it."""
+    endpointer: Endpointer | None = None
+    """Decides when a live command is over (None: endpointing is off for this utterance)."""
+    pace: Pace | None = None
+    ending: Ending = Ending.AUDIO_STOP
+    early: asyncio.Task[None] | None = None
+    """Finishes an utterance the bridge ended itself, while the client may still send audio."""
+    speech_ended: float = 0.0
+    """Loop time at which speech ended, as the voice activity detector heard it (else 0)."""
+    released: bool = False
+    """Its Truebar session is closed and its place among max_sessions given back."""
+
+    def audio_seconds(self) -> float:
+        """Seconds of the client's audio so far."""
+        conv = self.converter
+        return self.input_bytes / conv.input_bytes_per_second if conv is not None else 0.0
+
+
+def speech_end(utt: Utterance, now: float) -> float:
+    """Loop time at which speech ended, as the voice activity detector heard it (0: none)."""
+    heard = utt.endpointer
+    if heard is None or heard.speech_end_ms is None:
+        return 0.0
+    return now - (heard.now_ms - heard.speech_end_ms) / 1000
 
 
 class BridgeHandler:
@@ -136,6 +196,15 @@ class BridgeHandler:
         """End the utterance in progress, if any (done, failed, or the client left)."""
         utt, self._utterance = self._utterance, None
         if utt is not None:
+            early = utt.early
+            if early is not None and not early.done() and early is not asyncio.current_task():
+                early.cancel()
+            await self._release(utt)
+
+    async def _release(self, utt: Utterance) -> None:
+        """Close the utterance's Truebar session and give its place back, once."""
+        if not utt.released:
+            utt.released = True
             self._ctx.active -= 1
             await utt.session.close()
 
@@ -176,15 +245,35 @@ class BridgeHandler:
         )
         ctx.active += 1
         now = asyncio.get_running_loop().time()
-        self._utterance = Utterance(
+        utt = Utterance(
             session,
             choice,
             now,
             stream=stream,
             wall_deadline=now + ctx.settings.max_utterance_seconds + WALL_SLACK,
         )
+        self._utterance = utt
+        if self._endpointing_wanted():
+            utt.endpointer = Endpointer(self._rules(choice.language), earshot_vad())
+            utt.pace = Pace()
+            session.on_text = utt.endpointer.text
         session.start()
         _LOGGER.debug("%s: utterance started (%s)", self.label, choice.tag)
+
+    def _endpointing_wanted(self) -> bool:
+        """Endpointing is on in the settings, and the client did not opt out."""
+        context = self._request.context if self._request is not None else None
+        opted_out = isinstance(context, dict) and context.get("endpointing") is False
+        return self._ctx.settings.endpointing and not opted_out
+
+    def _rules(self, language: str) -> EndpointRules:
+        s = self._ctx.settings
+        return EndpointRules(
+            s.endpoint_silence_ms,
+            s.endpoint_max_silence_ms,
+            word_list(language, dict(s.endpoint_words)),
+            text_lag_ms=s.frame_ms,
+        )
 
     def _audio_start(self, event: Event) -> None:
         if self._utterance is None:
@@ -208,6 +297,8 @@ class BridgeHandler:
         utt = self._utterance
         if utt is None or utt.converter is None:
             raise ClientProtocolError("audio-chunk came before audio-start")
+        if utt.stopped:
+            return  # the bridge ended the command: the rest is read and dropped
         data = event.data
         if data is not utt.format_data:
             conv = utt.converter
@@ -222,27 +313,77 @@ class BridgeHandler:
             raise UtteranceTooLongError(
                 f"The utterance is longer than {self._ctx.settings.max_utterance_seconds:g} seconds"
             )
-        utt.session.send(utt.converter.convert(payload))
+        pcm = utt.converter.convert(payload)
+        utt.session.send(pcm)
+        endpointer = utt.endpointer
+        if endpointer is not None and endpointer.feed(pcm) is None:
+            assert utt.pace is not None
+            utt.pace.add(asyncio.get_running_loop().time(), utt.audio_seconds())
+        elif endpointer is not None:
+            self._maybe_end(utt, endpointer)
+
+    def _maybe_end(self, utt: Utterance, endpointer: Endpointer) -> None:
+        """The endpointer says the command is over: end it now if the audio is live."""
+        assert utt.pace is not None
+        now = asyncio.get_running_loop().time()
+        if not utt.pace.live(now, utt.audio_seconds()):
+            utt.pace.add(now, utt.audio_seconds())
+            return  # a recording (or a burst): its whole text comes at audio-stop
+        assert endpointer.decision is not None
+        utt.ending = endpointer.decision
+        utt.speech_ended = speech_end(utt, now)
+        self._stop_audio(utt)
+        utt.early = asyncio.get_running_loop().create_task(self._answer_early(utt))
+
+    async def _answer_early(self, utt: Utterance) -> None:
+        """Finish a command the bridge ended: the transcript goes out before audio-stop, the
+        Truebar session closes; the connection keeps reading until audio-stop or the close."""
+        try:
+            await self._complete(utt)
+        except BridgeError as err:
+            self._fail(err)
+            return
+        except Exception as err:  # a bug, reported as one
+            _LOGGER.error("%s: internal error", self.label, exc_info=err)
+            self._fail(BridgeError("The speech-to-text server hit an internal error"))
+            return
+        await self._release(utt)
 
     def check_wall_clock(self, now: float) -> None:
         """Fail an utterance that has taken too long in wall time (a client trickling audio)."""
         utt = self._utterance
-        if utt is not None and now > utt.wall_deadline:
+        if utt is not None and not utt.answered and now > utt.wall_deadline:
             raise UtteranceTooLongError(
                 f"The utterance is longer than {self._ctx.settings.max_utterance_seconds:g} seconds"
             )
 
-    def _audio_stop(self) -> Step:
-        """The audio is complete: the rest of it and EOS go out now; the returned step waits
-        for the transcript (written by `_answer` the moment Truebar sends FINISHED)."""
-        utt = self._utterance
-        if utt is None:
-            raise ClientProtocolError("audio-stop came before audio-start")
+    def _stop_audio(self, utt: Utterance) -> None:
+        """The audio is complete: the rest of it and EOS go out now."""
         if utt.converter is not None:
             utt.session.send(utt.converter.flush())
         utt.session.end_audio()
         utt.stopped = asyncio.get_running_loop().time()
+
+    def _audio_stop(self) -> Step:
+        """The returned step waits for the transcript (written by `_answer` the moment
+        Truebar sends FINISHED); after an early answer there is nothing more to say."""
+        utt = self._utterance
+        if utt is None:
+            raise ClientProtocolError("audio-stop came before audio-start")
+        if utt.stopped:
+            return self._after_early(utt)
+        self._stop_audio(utt)
+        if utt.pace is not None and utt.pace.live(utt.stopped, utt.audio_seconds()):
+            utt.speech_ended = speech_end(utt, utt.stopped)
         return self._finish(utt)
+
+    async def _after_early(self, utt: Utterance) -> bool:
+        """audio-stop after the bridge ended the command: no answer, no error."""
+        if utt.early is not None and not utt.early.done():
+            await asyncio.wait([utt.early])
+        await self.end()
+        self._request = None
+        return utt.delivered
 
     def _answer(self, text: str) -> None:
         """Write the transcript (streaming clients: the rest of the stream, then it)."""
@@ -257,25 +398,35 @@ class BridgeHandler:
             utt.delivered = self._write(encode_event(transcript.event()))
 
     async def _finish(self, utt: Utterance) -> bool:
+        await self._complete(utt)
+        await self.end()
+        self._request = None
+        return utt.delivered
+
+    async def _complete(self, utt: Utterance) -> None:
+        """Wait for the transcript, answer, count and log the utterance."""
         text = await utt.session.finish()
         self._answer(text)  # if FINISHED did not already answer (it always should)
         latency = utt.answered - utt.stopped
-        seconds = utt.input_bytes / utt.converter.input_bytes_per_second if utt.converter else 0.0
+        seconds = utt.audio_seconds()
         self._record(utt, seconds, latency)
         shown = f": {text!r}" if self._ctx.settings.log_transcripts else ""
+        speech = ""
+        if utt.speech_ended:
+            speech = f", {(utt.answered - utt.speech_ended) * 1000:.0f} ms after the end of speech"
         _LOGGER.info(
-            "%s: ok, language %s, %.2f s of audio, transcript in %.0f ms, %d attempt(s)%s",
+            "%s: ok, language %s, %.2f s of audio, ended by %s, transcript %.0f ms after the "
+            "end of the command%s, %d attempt(s)%s",
             self.label,
             utt.choice.language,
             seconds,
+            utt.ending,
             latency * 1000,
+            speech,
             utt.session.attempts,
             shown,
         )
         _LOGGER.debug("%s: transcript text: %r", self.label, text)
-        await self.end()
-        self._request = None
-        return utt.delivered
 
     def _record(self, utt: Utterance, seconds: float, latency: float) -> None:
         """Update the metrics for a successful utterance."""
@@ -283,6 +434,9 @@ class BridgeHandler:
         m.utterances.labels("ok", "").inc()
         m.audio_seconds.inc(seconds)
         m.latency.observe(latency)
+        m.endings.labels(utt.ending).inc()
+        if utt.speech_ended:
+            m.speech_to_transcript.observe(utt.answered - utt.speech_ended)
         if session.configured_after is not None:
             m.time_to_configured.observe(session.configured_after)
         if session.attempts > 1:

@@ -81,8 +81,15 @@ def advertised_languages(tag: str) -> list[str]:
     return [full] if primary == full else [full, primary]
 
 
-def build_info(tags: Sequence[str], streaming: bool = False) -> Info:
-    """Return the Info answered to every Describe (built once, from memory)."""
+def build_info(
+    tags: Sequence[str],
+    streaming: bool = False,
+    requires_external_vad: bool = True,
+    prefers_auto_gain_enabled: bool = True,
+    prefers_noise_reduction_enabled: bool = True,
+) -> Info:
+    """Return the Info answered to every Describe (built once, from memory); the last three
+    tell Home Assistant which audio processing to run (its defaults: all True)."""
     models = [
         AsrModel(
             name=tag,
@@ -102,6 +109,9 @@ def build_info(tags: Sequence[str], streaming: bool = False) -> Info:
         version=__version__,
         models=models,
         supports_transcript_streaming=streaming,
+        requires_external_vad=requires_external_vad,
+        prefers_auto_gain_enabled=prefers_auto_gain_enabled,
+        prefers_noise_reduction_enabled=prefers_noise_reduction_enabled,
     )
     return Info(asr=[program])
 

@@ -65,6 +65,20 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.endings = Counter(
+            "wyoming_truebar_utterance_endings",
+            "Successful utterances by how they ended: silence_text, long_silence and "
+            "truebar_final (the bridge's endpointing), audio_stop (the client)",
+            ["ending"],
+            registry=r,
+        )
+        self.speech_to_transcript = Histogram(
+            "wyoming_truebar_end_of_speech_to_transcript_seconds",
+            "End of speech (as the voice activity detector heard it, live audio only) to the "
+            "transcript",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.time_to_configured = Histogram(
             "wyoming_truebar_time_to_configured_seconds",
             "Session start to Truebar CONFIGURED",

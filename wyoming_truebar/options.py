@@ -71,6 +71,29 @@ def _seconds(low: float = 0.1, high: float = 3600) -> Any:
     return vol.All(vol.Coerce(float), vol.Range(min=low, max=high))
 
 
+def _word_lists(value: Any) -> tuple[tuple[str, frozenset[str]], ...]:
+    """`en=for to the,sl=za na` (or a mapping of lists in the file) → ((language, words), ...)."""
+    if isinstance(value, dict):
+        raw = [
+            (str(k), v if isinstance(v, str) else " ".join(map(str, v or [])))
+            for k, v in value.items()
+        ]
+    else:
+        raw = []
+        for item in (
+            str(i).strip()
+            for i in (value.split(",") if isinstance(value, str) else list(value or []))
+        ):
+            language, sep, words = item.partition("=")
+            if item and (not sep or not language.strip()):
+                raise vol.Invalid(f"{item!r} is not LANGUAGE=word word ...")
+            if item:
+                raw.append((language, words))
+    return tuple(
+        (language.strip().lower(), frozenset(words.lower().split())) for language, words in raw
+    )
+
+
 _BOOL = vol.Boolean()
 _OPT_STR = vol.Any(None, vol.All(str, vol.Length(min=1)))
 
@@ -302,7 +325,66 @@ OPTIONS: tuple[Option, ...] = (
         "run the set-up check (--check) once at start, in the background, and log its "
         "verdicts (the add-on turns it on)",
     ),
-    Option("enable_interims", False, _BOOL, "ask Truebar for interim segments (not needed)"),
+    Option(
+        "enable_interims",
+        False,
+        _BOOL,
+        "ask Truebar for interim segments (endpointing asks for them anyway)",
+    ),
+    Option(
+        "endpointing",
+        True,
+        _BOOL,
+        "end a live command in the bridge, as soon as a short silence follows text that looks "
+        "complete, and answer before the client's own silence timer (audio sent faster than "
+        "real time, a recording, is never endpointed; a client may opt out per request with "
+        "the transcribe event's context, endpointing set to false)",
+    ),
+    Option(
+        "endpoint_silence_ms",
+        350,
+        vol.All(vol.Coerce(int), vol.Range(min=100, max=5000)),
+        "milliseconds of silence after speech that end a command whose text looks complete "
+        "(shorter answers sooner, but may cut off a speaker who pauses)",
+    ),
+    Option(
+        "endpoint_max_silence_ms",
+        1000,
+        vol.All(vol.Coerce(int), vol.Range(min=200, max=10000)),
+        "milliseconds of silence after speech that end a command whatever its text says (a "
+        'pause after "for" or "the" waits this long)',
+    ),
+    Option(
+        "endpoint_words",
+        (),
+        _word_lists,
+        "words a complete command does not end in, per language, replacing the built-in list "
+        "of that language: LANGUAGE=word word ...,LANGUAGE=... (built in for en, sl and de; a "
+        "language with no list ends on the long silence only)",
+    ),
+    Option(
+        "requires_external_vad",
+        True,
+        _BOOL,
+        "tell Home Assistant (Info) that it must still run its own finished-speaking detection: "
+        "its silence end and 15 s cap stay as the safety net; false leaves every end to the "
+        "bridge (then Home Assistant sends satellites no VAD events and has no 15 s cap; the "
+        "bridge's own cap is max_utterance_seconds)",
+    ),
+    Option(
+        "prefers_auto_gain_enabled",
+        True,
+        _BOOL,
+        "tell Home Assistant (Info) that it should apply automatic gain before sending audio",
+    ),
+    Option(
+        "prefers_noise_reduction_enabled",
+        True,
+        _BOOL,
+        "tell Home Assistant (Info) that it should apply noise reduction before sending audio "
+        "(ESPHome devices with multi-channel audio send the raw microphone channel when this "
+        "and prefers_auto_gain_enabled are both false)",
+    ),
     Option("debug", False, _BOOL, "log at DEBUG"),
 )
 

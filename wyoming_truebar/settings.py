@@ -72,6 +72,13 @@ class Settings:
     token_in_url: bool
     startup_check: bool
     enable_interims: bool
+    endpointing: bool
+    endpoint_silence_ms: int
+    endpoint_max_silence_ms: int
+    endpoint_words: tuple[tuple[str, frozenset[str]], ...]
+    requires_external_vad: bool
+    prefers_auto_gain_enabled: bool
+    prefers_noise_reduction_enabled: bool
     debug: bool
 
     @property

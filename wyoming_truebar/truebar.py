@@ -41,6 +41,9 @@ OnFinal = Callable[[str], None]
 OnHopeless = Callable[[BridgeError], None]
 """Called when the session has failed for good while the client is still sending audio
 (wrong password, missing role, a pipeline Truebar refuses): the client can hear it at once."""
+OnText = Callable[[str, bool], None]
+"""Called with the running text (committed text and the current interim) after every text
+segment, and whether the segment was final (the endpointer reads it)."""
 OnFinished = Callable[[str], None]
 """Called with the transcript the moment FINISHED is read, before the session's task ends
 (the answer goes out without waiting for the task switches that follow)."""
@@ -60,6 +63,7 @@ class TruebarSession:
         on_finished: OnFinished | None = None,
         on_hopeless: OnHopeless | None = None,
         proxy: Proxy | None = None,
+        on_text: OnText | None = None,
     ) -> None:
         self._http = http
         self._credentials = credentials
@@ -69,6 +73,8 @@ class TruebarSession:
         self._on_final = on_final
         self._on_finished = on_finished
         self._on_hopeless = on_hopeless
+        self.on_text = on_text
+        """Called with the running text (the endpointer's ear); may be set after creation."""
         self._proxy = proxy
         self._eos_sent = False
         self._connected = False
@@ -327,10 +333,15 @@ class TruebarSession:
         while True:
             message = await self._receive(ws)
             if message.kind == "TEXT_SEGMENT":
+                interim = ""
                 if message.final:
                     added = assembler.add_final(message.tokens)
                     if added and self._on_final is not None:
                         self._on_final(assembler.text)
+                else:
+                    interim = " ".join(token.text for token in message.tokens if token.text)
+                if self.on_text is not None:
+                    self.on_text(f"{assembler.text} {interim}".strip(), message.final)
             elif message.kind == "STATUS":
                 if message.status == "FINISHED":
                     if self._eos_sent and self._on_finished is not None:

@@ -1,0 +1,109 @@
+"""Endpointing over real sockets: the bridge ends a live command itself and answers before
+audio-stop; Home Assistant 2026 then closes at once, 2025.4 keeps uploading until its own VAD
+ends the turn. A recording (audio faster than real time) still gets its whole text."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import Sim, start_bridge
+from tests.wyoming_client import transcribe, watch_utterance
+from truebar_sim.fixtures import load_fixtures, load_pause_fixtures
+
+FIXTURES = load_fixtures()
+TRAILING = bytes(2 * 32000)
+"""Two seconds of silence after each command: the client's own VAD would end it later."""
+
+
+async def both_ways(sim: Sim, pcms: list[bytes], **watch: Any) -> tuple[list[Any], list[Any]]:
+    """Every utterance in real time, at once, through a bridge with endpointing off, then on."""
+    results = []
+    for endpointing in (False, True):
+        bridge = await start_bridge(sim, endpointing=endpointing)
+        try:
+            results.append(
+                await asyncio.gather(*(watch_utterance(bridge.port, p, **watch) for p in pcms))
+            )
+        finally:
+            await bridge.close()
+    return results[0], results[1]
+
+
+async def test_every_fixture_is_answered_before_audio_stop_with_the_same_text(sim: Sim) -> None:
+    off, on = await both_ways(sim, [f.pcm() + TRAILING for f in FIXTURES])
+    for fixture, plain, early in zip(FIXTURES, off, on, strict=True):
+        assert early.text == plain.text, fixture.text
+        assert early.answered_at is not None
+        assert early.stop_sent_at is not None
+        assert early.answered_at < early.stop_sent_at, fixture.text
+        # The client kept uploading after the answer (as Home Assistant 2025.4 does): the
+        # bridge read on and never closed first, and said nothing more.
+        assert early.write_failed_at is None
+        kinds = [e.type for _, e in early.events]
+        assert "error" not in kinds
+        assert kinds[-2:] == ["transcript", "transcript-stop"]
+
+
+async def test_a_pause_after_a_function_word_is_not_cut(sim: Sim) -> None:
+    fixtures = [f for f in load_pause_fixtures() if f.kind != "noun_phrase"]
+    off, on = await both_ways(sim, [f.pcm() + TRAILING for f in fixtures])
+    for fixture, plain, early in zip(fixtures, off, on, strict=True):
+        assert early.text == plain.text, fixture.path.name
+        assert early.answered_at is not None
+        assert early.stop_sent_at is not None
+        assert early.answered_at < early.stop_sent_at, fixture.path.name
+
+
+async def test_home_assistant_2026_closing_after_the_early_answer_is_no_failure(
+    sim: Sim, http: aiohttp.ClientSession
+) -> None:
+    bridge = await start_bridge(sim, endpointing=True)
+    try:
+        fixture = FIXTURES[0]
+        watched = await watch_utterance(bridge.port, fixture.pcm() + TRAILING, stop_on_answer=True)
+        assert watched.text == fixture.text
+        assert watched.stop_sent_at is None  # no audio-stop: the client closed on the answer
+        for _ in range(50):  # the bridge notices the close and ends the utterance
+            if bridge.ctx.active == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert bridge.ctx.active == 0
+        metrics = bridge.ctx.metrics.render().decode()
+        assert 'wyoming_truebar_utterances_total{code="",outcome="ok"} 1.0' in metrics
+        assert 'outcome="error"' not in metrics
+        assert 'wyoming_truebar_utterance_endings_total{ending="audio_stop"}' not in metrics
+        session = (await sim.counters(http))["sessions"][-1]
+        assert session["finished"]  # Truebar's session was finished, then closed
+        assert (await sim.counters(http))["active_sessions"] == 0
+    finally:
+        await bridge.close()
+
+
+async def test_a_recording_sent_faster_than_real_time_gets_its_whole_text(
+    byte_sim: Sim,
+) -> None:
+    bridge = await start_bridge(byte_sim, endpointing=True)
+    try:
+        fixture = FIXTURES[1]
+        pcm = fixture.pcm() + TRAILING + fixture.pcm()  # a pause the endpointer would end on
+        reply = await transcribe(bridge.port, pcm, samples_per_chunk=160)
+        assert reply.text == f"{len(pcm)} bytes"  # the byte-counting simulator: all of it
+    finally:
+        await bridge.close()
+
+
+async def test_a_client_may_turn_endpointing_off_per_request(sim: Sim) -> None:
+    bridge = await start_bridge(sim, endpointing=True)
+    try:
+        fixture = FIXTURES[3]
+        pcm = fixture.pcm() + TRAILING
+        watched = await watch_utterance(bridge.port, pcm, context={"endpointing": False})
+        assert watched.text == fixture.text
+        assert watched.answered_at is not None
+        assert watched.stop_sent_at is not None
+        assert watched.answered_at >= watched.stop_sent_at
+    finally:
+        await bridge.close()

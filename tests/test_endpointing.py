@@ -1,0 +1,148 @@
+"""The endpointer (pure): the bundled spoken commands through the real voice activity detector
+(earshot), with Truebar's text as it would arrive; table-driven."""
+
+from __future__ import annotations
+
+import pytest
+
+from truebar_sim.fixtures import load_fixtures, load_pause_fixtures
+from wyoming_truebar.endpointing import (
+    CONTINUATION_WORDS,
+    Ending,
+    Endpointer,
+    EndpointRules,
+    earshot_vad,
+    last_word,
+    word_list,
+)
+
+CHUNK = 320  # Home Assistant's 10 ms
+SILENCE = bytes(2 * 32000)
+RULES = EndpointRules(300, 1000, CONTINUATION_WORDS["en"])
+
+
+def run(pcm: bytes, rules: EndpointRules, text_at: dict[int, tuple[str, bool]]) -> Endpointer:
+    """Feed audio in 10 ms chunks; at chunk index i hand over text_at[i]; stop at a decision.
+    Truebar repeats its latest text every 250 ms (as the simulator's interims do)."""
+    endpointer = Endpointer(rules, earshot_vad())
+    latest: tuple[str, bool] | None = None
+    for index, offset in enumerate(range(0, len(pcm), CHUNK)):
+        if index in text_at:
+            latest = text_at[index]
+            endpointer.text(*latest)
+        elif latest is not None and index % 25 == 0:
+            endpointer.text(latest[0], False)
+        if endpointer.feed(pcm[offset : offset + CHUNK]) is not None:
+            break
+    return endpointer
+
+
+def speech_end_chunk(pcm: bytes) -> int:
+    """The index of the chunk in which the fixture's speech ends (by energy)."""
+    import numpy as np  # noqa: PLC0415
+
+    samples = np.frombuffer(pcm, "<i2").astype(np.float32)
+    loud = np.nonzero(np.abs(samples) > 300)[0]
+    return int(loud[-1]) // 160
+
+
+@pytest.mark.parametrize("fixture", load_fixtures(), ids=lambda f: f.path.stem)
+def test_a_complete_command_ends_after_the_short_silence(fixture: object) -> None:
+    pcm = fixture.pcm() + SILENCE  # type: ignore[attr-defined]
+    end = speech_end_chunk(pcm)
+    heard = run(pcm, RULES, {end: (fixture.text, False)})  # type: ignore[attr-defined]
+    assert heard.decision is Ending.SILENCE_AND_TEXT
+    assert heard.speech_end_ms is not None
+    silence = heard.now_ms - heard.speech_end_ms
+    assert RULES.silence_ms <= silence < RULES.silence_ms + 250 + 16  # the next repeat at most
+    assert abs(heard.speech_end_ms - end * 10) <= 250  # the detector's own end of speech
+
+
+def test_a_command_ending_in_a_function_word_waits_for_the_long_silence() -> None:
+    fixture = load_fixtures()[0]
+    pcm = fixture.pcm() + SILENCE
+    heard = run(pcm, RULES, {speech_end_chunk(pcm): ("turn on the", False)})
+    assert heard.decision is Ending.LONG_SILENCE
+    assert heard.speech_end_ms is not None
+    assert heard.now_ms - heard.speech_end_ms >= RULES.max_silence_ms
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "ending"),
+    [
+        ("", CONTINUATION_WORDS["en"], Ending.LONG_SILENCE),  # nothing recognised yet
+        ("turn on the kitchen light", None, Ending.LONG_SILENCE),  # a language with no list
+        ("turn on the kitchen light uh", CONTINUATION_WORDS["en"], Ending.LONG_SILENCE),
+        ("turn on the kitchen light.", CONTINUATION_WORDS["en"], Ending.SILENCE_AND_TEXT),
+        ("prižgi luč v", CONTINUATION_WORDS["sl"], Ending.LONG_SILENCE),
+        ("prižgi luč v kuhinji", CONTINUATION_WORDS["sl"], Ending.SILENCE_AND_TEXT),
+    ],
+)
+def test_what_the_text_says_decides_between_short_and_long(
+    text: str, words: frozenset[str] | None, ending: Ending
+) -> None:
+    pcm = load_fixtures()[0].pcm() + SILENCE
+    rules = EndpointRules(300, 1000, words)
+    heard = run(pcm, rules, {speech_end_chunk(pcm): (text, False)})
+    assert heard.decision is ending
+
+
+def test_a_final_after_the_speech_ends_it_sooner() -> None:
+    pcm = load_fixtures()[0].pcm() + SILENCE
+    end = speech_end_chunk(pcm)
+    heard = run(pcm, RULES, {end + 15: ("turn on the kitchen light", True)})
+    assert heard.decision is Ending.TRUEBAR_FINAL
+    assert heard.speech_end_ms is not None
+    assert heard.now_ms - heard.speech_end_ms < RULES.silence_ms
+
+
+def test_text_that_changes_during_the_silence_postpones_the_end() -> None:
+    pcm = load_fixtures()[0].pcm() + SILENCE
+    end = speech_end_chunk(pcm)
+    texts = {end: ("turn on", False), end + 25: ("turn on the kitchen light", False)}
+    heard = run(pcm, RULES, texts)
+    assert heard.decision is Ending.SILENCE_AND_TEXT
+    # it waits until the new text has stood for stable_ms (and the silence for silence_ms)
+    assert heard.now_ms >= (end + 25) * 10 + RULES.stable_ms - 16
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [f for f in load_pause_fixtures() if f.kind == "function_word"],
+    ids=lambda f: f.path.stem,
+)
+def test_a_pause_after_a_function_word_is_never_cut(fixture: object) -> None:
+    """The text up to the pause ends in a function word: the command goes on after it."""
+    pcm = fixture.pcm() + SILENCE  # type: ignore[attr-defined]
+    words = fixture.before.split()  # type: ignore[attr-defined]
+    # Truebar has recognised the part before the pause, and says so again and again.
+    heard = run(pcm, RULES, {0: (" ".join(words), False)})
+    assert heard.decision is not None
+    assert heard.now_ms > speech_end_chunk(pcm) * 10  # not during the pause: after the speech
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [f for f in load_pause_fixtures() if f.kind == "noise"],
+    ids=lambda f: f.path.stem,
+)
+def test_background_noise_after_a_command_counts_as_silence(fixture: object) -> None:
+    pcm = fixture.pcm()  # type: ignore[attr-defined]
+    heard = run(pcm, RULES, {0: (fixture.text, False)})  # type: ignore[attr-defined]
+    assert heard.decision is Ending.SILENCE_AND_TEXT
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [("Set a timer for.", "for"), ("", ""), ("42 !", ""), ("what's", "what's"), ("Če", "če")],
+)
+def test_last_word(text: str, word: str) -> None:
+    assert last_word(text) == word
+
+
+def test_word_lists_by_language_and_overrides() -> None:
+    assert word_list("en-US", {}) == CONTINUATION_WORDS["en"]
+    assert word_list("sl", {}) == CONTINUATION_WORDS["sl"]
+    assert word_list("fr-FR", {}) is None
+    assert word_list("en-GB", {"en": frozenset({"x"})}) == frozenset({"x"})
+    assert word_list("fr", {"fr": frozenset()}) == frozenset()

@@ -1,0 +1,200 @@
+"""End-of-command detection (pure): a voice activity detector on the audio, and Truebar's
+running text, decide when a live command is over, sooner than the client's silence timer.
+
+The endpointer keeps no clock but the audio's own: it is fed 16 kHz mono s16le audio and the
+text Truebar has recognised so far, and answers how the command ended, if it has. Its rules:
+speech was heard (at least `min_speech_ms`), and then
+- `silence_ms` of silence passed, the text is non-empty, unchanged for the last `stable_ms`,
+  and does not end in a word that announces more ("for", "the", "uh"; per language), and Truebar has
+  sent text since the speech ended (`text_lag_ms` later: so the text has caught up with the
+  last words) — SILENCE_AND_TEXT;
+- or Truebar sent a final after the speech ended, the text is complete in the same sense, and
+  `final_silence_ms` of silence followed — TRUEBAR_FINAL;
+- or `max_silence_ms` of silence passed, whatever the text — LONG_SILENCE.
+A language with no word list ends on the long silence only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+VAD_FRAME_SAMPLES = 256
+"""The detector's frame: 16 ms at 16 kHz (earshot's fixed size)."""
+VAD_FRAME_BYTES = 2 * VAD_FRAME_SAMPLES
+FRAME_MS = 16.0
+SPEECH_THRESHOLD = 0.5
+"""A frame whose speech probability reaches this counts as speech (earshot's own advice)."""
+
+Vad = Callable[[npt.NDArray[np.int16]], float]
+"""A voice activity detector: one 16 ms frame of 16 kHz s16 samples → speech probability."""
+
+
+class Ending(StrEnum):
+    """How an utterance ended (log lines and /metrics)."""
+
+    SILENCE_AND_TEXT = "silence_text"
+    """The bridge: a short silence after text that looks complete."""
+    LONG_SILENCE = "long_silence"
+    """The bridge: a long silence, whatever the text."""
+    TRUEBAR_FINAL = "truebar_final"
+    """The bridge, on Truebar's final covering all the speech, then a little silence."""
+    AUDIO_STOP = "audio_stop"
+    """The client: audio-stop (its own VAD, or the end of a recording)."""
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+CONTINUATION_WORDS: Mapping[str, frozenset[str]] = {
+    # Function words that announce more, and hesitations. Not "on"/"off"/"up": commands end
+    # in them ("turn the light on").
+    "en": _words(
+        "a an the to for of at in into onto with from by and or but about as than is are "
+        "was be my your our their his her its this that these those some any uh um er erm "
+        "hmm ah eh"
+    ),
+    "sl": _words(
+        "za na v vo s z k h pri po o od do iz in ter pa ali da ki ko če ker kot ampak "
+        "moj moja moje tvoj naš vaš ta to tisti tista eee ee mmm hm ehm"
+    ),
+    "de": _words(
+        "der die das den dem des ein eine einen einem einer und oder aber zu zum zur für "
+        "auf an in im am mit von vom bei nach um ins äh ähm hm mein meine"
+    ),
+}
+"""Per language (the code before any region): the words a complete command does not end in."""
+
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+
+
+def last_word(text: str) -> str:
+    """The text's last word, lower-cased, punctuation ignored ("" if none)."""
+    words = _WORD.findall(text.lower())
+    return words[-1] if words else ""
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRules:
+    """When a command counts as over (milliseconds of audio)."""
+
+    silence_ms: float
+    max_silence_ms: float
+    words: frozenset[str] | None
+    """Words the text may not end in; None: the language has no list (long silence only)."""
+    min_speech_ms: float = 100.0
+    final_silence_ms: float = 100.0
+    stable_ms: float = 150.0
+    """How long the text must have stayed the same (its last words arrive during the silence:
+    Truebar's text lags the audio)."""
+    text_lag_ms: float = 100.0
+    """How late Truebar's text may be: the text counts only once a text segment came this
+    long after the end of speech (then it covers the last words; the bridge sends Truebar
+    audio in frames of frame_ms, so this is frame_ms)."""
+
+    def complete(self, text: str) -> bool:
+        """Whether the text looks like a whole command."""
+        if self.words is None:
+            return False
+        word = last_word(text)
+        return bool(word) and word not in self.words
+
+
+def word_list(language: str, overrides: Mapping[str, frozenset[str]]) -> frozenset[str] | None:
+    """The continuation words of a language (`en-US` → `en`), overrides first."""
+    base = language.lower().replace("_", "-").split("-")[0]
+    for table in (overrides, CONTINUATION_WORDS):
+        if language.lower() in table:
+            return table[language.lower()]
+        if base in table:
+            return table[base]
+    return None
+
+
+class Endpointer:
+    """Follows one live utterance and says when the command is over (see the module)."""
+
+    __slots__ = (
+        "_carry",
+        "_final_at",
+        "_heard_at",
+        "_rules",
+        "_speech_ms",
+        "_text",
+        "_text_at",
+        "_vad",
+        "decision",
+        "now_ms",
+        "speech_end_ms",
+    )
+
+    def __init__(self, rules: EndpointRules, vad: Vad) -> None:
+        self._rules = rules
+        self._vad = vad
+        self._carry = b""
+        self._speech_ms = 0.0
+        self._text = ""
+        self._text_at = 0.0
+        self._final_at: float | None = None
+        self._heard_at = -1.0
+        self.now_ms = 0.0
+        """Milliseconds of audio the detector has seen."""
+        self.speech_end_ms: float | None = None
+        """Where in the audio the last speech frame ended (None: no speech yet)."""
+        self.decision: Ending | None = None
+
+    def feed(self, pcm: bytes) -> Ending | None:
+        """Take the next 16 kHz mono s16le audio; return the ending once there is one."""
+        if self.decision is not None or not pcm:
+            return self.decision
+        data = self._carry + pcm if self._carry else pcm
+        whole = len(data) - len(data) % VAD_FRAME_BYTES
+        self._carry = data[whole:]
+        if whole:
+            samples = np.frombuffer(data, "<i2", whole // 2).reshape(-1, VAD_FRAME_SAMPLES)
+            for frame in samples:
+                self.now_ms += FRAME_MS
+                if self._vad(frame) >= SPEECH_THRESHOLD:
+                    self._speech_ms += FRAME_MS
+                    self.speech_end_ms = self.now_ms
+                elif self._check() is not None:
+                    break
+        return self.decision
+
+    def text(self, text: str, final: bool) -> None:
+        """Take what Truebar has recognised so far (committed text and the interim)."""
+        self._heard_at = self.now_ms
+        if text != self._text:
+            self._text, self._text_at = text, self.now_ms
+        if final:
+            self._final_at = self.now_ms
+
+    def _check(self) -> Ending | None:
+        rules, end = self._rules, self.speech_end_ms
+        if end is None or self._speech_ms < rules.min_speech_ms:
+            return None
+        silence = self.now_ms - end
+        if silence >= rules.max_silence_ms:
+            self.decision = Ending.LONG_SILENCE
+        elif rules.complete(self._text) and self._heard_at >= end + rules.text_lag_ms:
+            if self._final_at is not None and self._final_at >= end:
+                if silence >= rules.final_silence_ms:
+                    self.decision = Ending.TRUEBAR_FINAL
+            elif silence >= rules.silence_ms and self.now_ms - self._text_at >= rules.stable_ms:
+                self.decision = Ending.SILENCE_AND_TEXT
+        return self.decision
+
+
+def earshot_vad() -> Vad:
+    """A fresh earshot detector (one per utterance: it keeps state across frames)."""
+    import earshot  # noqa: PLC0415 - its native module loads only when endpointing is on
+
+    detector = earshot.Detector()
+    predict: Vad = detector.predict_i16
+    return predict
