@@ -22,6 +22,7 @@ import pytest
 import pytest_socket
 from homeassistant.components import stt
 from homeassistant.config_entries import SOURCE_USER
+from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
@@ -29,6 +30,10 @@ from homeassistant.setup import async_setup_component
 from tests.procs import Proc, bridge_env, command, launch, wait_listening
 from truebar_sim.demo import free_port
 
+collect_ignore = (
+    [] if (MAJOR_VERSION, MINOR_VERSION) >= (2026, 1) else ["test_home_assistant_2026.py"]
+)
+"""What only Home Assistant 2026 does is tested only there."""
 SAMPLE_BYTES_PER_SECOND = 32000
 HA_CHUNK = 320
 """Home Assistant's assist pipeline cuts audio into 10 ms pieces (assist_pipeline.const)."""

@@ -23,6 +23,7 @@ from homeassistant.components.assist_pipeline.pipeline import (
     async_update_pipeline,
 )
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import Context, HomeAssistant
 from pytest_homeassistant_custom_component.common import async_mock_service
 
@@ -40,6 +41,7 @@ from tests_ha.conftest import (
     set_up_wyoming,
     start_sim,
 )
+from truebar_sim.demo import free_port
 from truebar_sim.fixtures import load_fixtures
 
 FIXTURES = load_fixtures()
@@ -47,6 +49,13 @@ SUCCESS = stt.SpeechResultState.SUCCESS
 ERROR = stt.SpeechResultState.ERROR
 SLACK = 3.0
 """Seconds of scheduling slack on top of a configured bound (shared, noisy machines)."""
+PIPELINES_AT_ONCE = 3
+"""Rooms speaking at once in the endpointing run: the simulator's recogniser decodes every
+stream's whole command for each interim, and on two shared cores more at once would make its
+text late (a real Truebar is not on this machine)."""
+EARLY_ANSWERS = (MAJOR_VERSION, MINOR_VERSION) >= (2026, 1)
+"""Home Assistant 2026 reads while it uploads (a transcript before audio-stop ends the turn); 2025.4
+reads only after audio-stop."""
 
 
 async def test_config_flow_sets_up_the_stt_entity(hass: HomeAssistant, bridge: Proc) -> None:
@@ -225,3 +234,85 @@ async def test_wrong_password_fails_the_pipeline_while_the_user_speaks(
     assert mic.ended_at is None
     assert errors[0][0] < 1.5 < len(mic.pcm) / SAMPLE_BYTES_PER_SECOND
     assert "failed with auth_failed" in bridge.output()
+
+
+async def run_pipeline(hass: HomeAssistant, mic: Microphone) -> list[tuple[float, PipelineEvent]]:
+    """Home Assistant's assist pipeline from STT to intent on a microphone; its events."""
+    events: list[tuple[float, PipelineEvent]] = []
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(RESULT_BOUND):
+        await async_pipeline_from_audio_stream(
+            hass,
+            context=Context(),
+            event_callback=lambda event: events.append((loop.time(), event)),
+            stt_metadata=ha_metadata(),
+            stt_stream=mic.stream(),
+            start_stage=PipelineStage.STT,
+            end_stage=PipelineStage.INTENT,
+        )
+    return events
+
+
+async def test_endpointing_answers_every_fixture_in_the_pipeline(
+    hass: HomeAssistant, sim: Sim, processes: list[Proc]
+) -> None:
+    """With endpointing on, the bridge ends each command itself; HA 2026 takes the early
+    answer at once (its own VAD never ends the turn), HA 2025.4 reads it after its VAD."""
+    bridge, _ = await own_bridge(hass, sim, processes, TRUEBAR_ENDPOINTING="true")
+    pipeline = async_get_pipeline(hass)
+    await async_update_pipeline(
+        hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
+    )
+    audio = [ha_pieces(fixture.pcm()) for fixture in FIXTURES]
+    async with aiohttp.ClientSession() as http:
+        token = (await password_grant(http, sim.url))["access_token"]
+        direct = [(await stream_pcm(http, sim.url, token, pcm)).text for pcm in audio]
+    silence = bytes(3 * SAMPLE_BYTES_PER_SECOND)
+    mics = [Microphone(bytes(16000) + pcm + silence) for pcm in audio]
+    runs = []
+    for group in range(0, len(mics), PIPELINES_AT_ONCE):
+        batch = mics[group : group + PIPELINES_AT_ONCE]
+        runs += await asyncio.gather(*(run_pipeline(hass, mic) for mic in batch))
+    for fixture, expected, events in zip(FIXTURES, direct, runs, strict=True):
+        kinds = [event.type for _, event in events]
+        assert PipelineEventType.ERROR not in kinds, (fixture.text, events)
+        stt_end = next(e for _, e in events if e.type is PipelineEventType.STT_END)
+        assert stt_end.data == {"stt_output": {"text": expected}}, fixture.text
+        if EARLY_ANSWERS:  # the bridge's answer ended the turn before HA's own VAD did
+            assert PipelineEventType.STT_VAD_END not in kinds, fixture.text
+    log = bridge.output()
+    assert log.count(": ok,") == len(FIXTURES)
+    assert "ended by audio_stop" not in log
+    assert "WARNING" not in log
+    assert "ERROR" not in log
+
+
+async def test_closing_right_after_the_early_answer_is_no_failure(
+    hass: HomeAssistant, sim: Sim, processes: list[Proc]
+) -> None:
+    """HA 2026 closes the connection right after the early transcript: no failure is counted
+    or logged, and the Truebar session is closed (HA 2025.4 uploads on, then audio-stop)."""
+    port = free_port()
+    bridge, entity = await own_bridge(
+        hass, sim, processes, "--http-port", str(port), TRUEBAR_ENDPOINTING="true"
+    )
+    fixture = FIXTURES[4]
+    mic = Microphone(ha_pieces(fixture.pcm()) + bytes(3 * SAMPLE_BYTES_PER_SECOND))
+    result, _ = await process(entity, mic)
+    assert (result.result, result.text) == (SUCCESS, fixture.text)
+    if EARLY_ANSWERS:
+        assert mic.ended_at is None  # HA stopped the upload at the answer
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):  # the bridge notices the close, then ends the utterance
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                metrics = await resp.text()
+            if "wyoming_truebar_sessions_in_flight 0.0" in metrics:
+                break
+            await asyncio.sleep(0.05)
+    assert "wyoming_truebar_sessions_in_flight 0.0" in metrics
+    assert 'wyoming_truebar_utterances_total{code="",outcome="ok"} 1.0' in metrics
+    assert 'outcome="error"' not in metrics
+    counters = await sim.counters()
+    assert counters["active_sessions"] == 0
+    assert counters["sessions"][-1]["finished"]
+    assert "WARNING" not in bridge.output()
