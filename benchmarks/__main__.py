@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import report, suite
+from . import endpointing, report, suite
 
 HERE = Path(__file__).resolve().parent
 NOTES = [
@@ -110,6 +110,14 @@ async def run_all(
         await suite.side_by_side(sizes, (0.0, sizes.wan_latency))
         if peer
         else {"skipped": "--no-peer"}
+    )
+    print("benchmark: endpointing off vs on (real speech, real time)", file=sys.stderr)
+    results["endpointing"] = await endpointing.run(
+        sizes.endpointing_rounds,
+        sizes.endpointing_parallel,
+        sizes.endpointing_delays,
+        sizes.endpointing_clips,
+        sizes.endpointing_configs,
     )
     print("benchmark: profile", file=sys.stderr)
     results["profile"] = (

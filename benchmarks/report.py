@@ -6,6 +6,8 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
+from . import endpointing
+
 Row = dict[str, Any]
 PEER_ADVANTAGE = 4.0
 """wyoming-openai's overhead p50 over this bridge's, at the least, in issue 6's run (4.1-7.9x)."""
@@ -66,6 +68,9 @@ def targets(results: Row) -> list[Row]:
     idle = statistics.median(results["startup"]["idle_rss_mb"])
     t.check("first Info within 1 s of start (issue 6)", f"{first:.0f} ms (median)", first <= 1000)
     t.check("idle memory ≤ 60 MB (issue 6)", f"{idle:.1f} MB RSS (median)", idle <= 60)
+    if "endpointing" in results:
+        for name, measured, met in endpointing.targets(results["endpointing"]):
+            t.check(name, measured, met)
     return t.rows
 
 
@@ -277,7 +282,10 @@ def _sections(results: Row) -> list[str]:
         f"{', '.join(f'{v:.1f}' for v in start['idle_rss_mb'])}",
         "",
     ]
-    return lines + _peer_section(results["side_by_side"]) + _profile_section(results["profile"])
+    lines += _peer_section(results["side_by_side"]) + _profile_section(results["profile"])
+    if "endpointing" in results:
+        lines += ["", *endpointing.section(results["endpointing"])]
+    return lines
 
 
 def _peer_section(side: Row) -> list[str]:

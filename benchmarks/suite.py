@@ -33,8 +33,10 @@ from .procs import (
     spawn,
 )
 
-BRIDGE_ARGS = ("--max-sessions", "600")
-"""500 streams need more than the default 200 sessions."""
+BRIDGE_ARGS = ("--max-sessions", "600", "--no-endpointing")
+"""500 streams need more than the default 200 sessions. These loads measure the audio-stop
+path and prove every byte arrives, so the bridge does not end their commands itself; the
+endpointing section (benchmarks/endpointing.py) measures endpointing on real speech."""
 IDLE_SETTLE = 2.0
 FIRST_INFO_POLL = 0.005
 STREAMS_PER_LOAD_PROCESS = 100
@@ -70,6 +72,13 @@ class Sizes:
     conversion_seconds: float = 10.0
     conversion_repeats: int = 7
     profile_streams: int = 100
+    endpointing_clips: int | None = None
+    """How many of the fixtures the endpointing section sends (None: all)."""
+    endpointing_rounds: int = 2
+    endpointing_parallel: int = 2
+    endpointing_delays: tuple[float, ...] = (0.0, 0.15)
+    endpointing_configs: int | None = None
+    """How many of its configurations it runs (None: all)."""
 
 
 SMOKE = Sizes(
@@ -86,6 +95,10 @@ SMOKE = Sizes(
     conversion_seconds=1.0,
     conversion_repeats=1,
     profile_streams=2,
+    endpointing_clips=2,
+    endpointing_rounds=1,
+    endpointing_delays=(0.0,),
+    endpointing_configs=2,
 )
 
 
