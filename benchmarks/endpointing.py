@@ -27,21 +27,19 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 
 from benchmarks.procs import Proc, bridge, sim_url, spawn
 from truebar_sim.demo import free_port, wait_http
-from truebar_sim.fixtures import Fixture, PauseFixture, load_fixtures, load_pause_fixtures
+from truebar_sim.fixtures import (
+    Fixture,
+    PauseFixture,
+    load_fixtures,
+    load_pause_fixtures,
+    speech_end_seconds,
+)
 from wyoming_truebar.wyoming_io import EventParser, encode_event
 
 TRAILING_SECONDS = 2.5
 HA_END_SECONDS = 1.3
 """Home Assistant's own end of the command after the end of speech (default setting)."""
 PIECE = 320
-ENERGY_FLOOR = 300
-
-
-def speech_end_seconds(pcm: bytes) -> float:
-    """Where the speech in a clip ends (the last sample above the energy floor)."""
-    samples = np.frombuffer(pcm, "<i2")
-    loud = np.nonzero(np.abs(samples.astype(np.int32)) > ENERGY_FLOOR)[0]
-    return float(loud[-1] + 1) / 16000 if len(loud) else 0.0
 
 
 @dataclass

@@ -18,12 +18,15 @@ import aiohttp
 from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
+from wyoming.event import Event
 from wyoming.info import Describe
 
-from .fixtures import Fixture, load_fixtures
+from .fixtures import Fixture, load_fixtures, speech_end_seconds
 
 STARTUP_TIMEOUT = 30.0
 REPLY_TIMEOUT = 20.0
+ROOM_SILENCE = 2.0
+"""Seconds of silence after each command in real time (a room, before the client's own VAD)."""
 
 
 def free_port() -> int:
@@ -91,25 +94,40 @@ async def running(
             proc.kill()
 
 
+async def _answer(client: AsyncTcpClient) -> Event | None:
+    """The transcript or error (streaming servers send transcript-start/-chunk first)."""
+    while (event := await client.read_event()) is not None:
+        if event.type in ("transcript", "error"):
+            return event
+    return None
+
+
 async def utterance(port: int, fixture: Fixture, realtime: bool) -> tuple[str, float]:
-    """Send one fixture like Home Assistant does; return the transcript and its latency."""
-    pcm = fixture.pcm()
+    """Send one fixture like Home Assistant 2026 does; return the transcript and its latency.
+
+    In real time the client reads while it speaks, with ROOM_SILENCE of silence after the
+    command, and stops at the answer (as Home Assistant does); the latency counts from the end
+    of the speech. As fast as possible, it counts from audio-stop."""
+    pcm = fixture.pcm() + (bytes(int(ROOM_SILENCE * 32000)) if realtime else b"")
     async with AsyncTcpClient("127.0.0.1", port) as client:
         await client.write_event(Transcribe(language="en").event())
         await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
-        for offset in range(0, len(pcm), 2048):
-            chunk = pcm[offset : offset + 2048]
+        reading = asyncio.create_task(_answer(client))
+        began = time.perf_counter()
+        for offset in range(0, len(pcm), 320 if realtime else 2048):
+            if reading.done():
+                break
+            chunk = pcm[offset : offset + (320 if realtime else 2048)]
             await client.write_event(AudioChunk(16000, 2, 1, chunk).event())
             if realtime:
-                await asyncio.sleep(len(chunk) / 32000)
-        await client.write_event(AudioStop().event())
+                await asyncio.sleep(max(0.0, began + (offset + 320) / 32000 - time.perf_counter()))
+        if not reading.done():
+            await client.write_event(AudioStop().event())
         stopped = time.perf_counter()
         async with asyncio.timeout(REPLY_TIMEOUT):
-            # Streaming servers send transcript-start/-chunk first; the answer is `transcript`.
-            while (event := await client.read_event()) is not None:
-                if event.type in ("transcript", "error"):
-                    break
-        latency = time.perf_counter() - stopped
+            event = await reading
+        answered = time.perf_counter()
+    latency = answered - (began + speech_end_seconds(fixture.pcm()) if realtime else stopped)
     if event is None:
         return "<connection closed>", latency
     if event.type == "error":
@@ -160,7 +178,12 @@ async def demo(realtime: bool) -> int:
             )
         print(
             f"\n{right} of {len(fixtures)} transcripts match what was said; latency is "
-            "audio-stop -> transcript."
+            + (
+                "end of speech -> transcript (Home Assistant's own silence timer alone would "
+                "answer about 1300 ms after the end of speech)."
+                if realtime
+                else "audio-stop -> transcript."
+            )
         )
         return 0 if right >= len(fixtures) // 2 else 1
 

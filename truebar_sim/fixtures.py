@@ -22,6 +22,15 @@ class Fixture:
             return wav.readframes(wav.getnframes())
 
 
+def speech_end_seconds(pcm: bytes, floor: int = 300) -> float:
+    """Where the speech in 16 kHz s16le audio ends: after its last sample above `floor`."""
+    import numpy as np  # noqa: PLC0415 - the simulator's extra has it; fixtures alone need not
+
+    samples = np.abs(np.frombuffer(pcm, "<i2").astype(np.int32))
+    loud = np.nonzero(samples > floor)[0]
+    return float(loud[-1] + 1) / 16000 if len(loud) else 0.0
+
+
 def fixture_dir() -> Path:
     """Return the folder that holds the fixture WAVs and fixtures.json."""
     return Path(str(resources.files("truebar_sim") / "fixtures"))
