@@ -14,6 +14,7 @@ import json
 import os
 import random
 import sys
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,10 @@ SAMPLE_EVERY = 10.0
 ACCESS_LIFETIME, REFRESH_LIFETIME = 20, 60
 """Short token lifetimes, so that token endpoint outages meet expired tokens."""
 OUTCOMES = ("exact", "wrong", "clean_error", "unclean_close", "hang")
+BUDGET = 3.0
+"""The bridge's answer_deadline (its default): no answer may come later after audio-stop."""
+BUDGET_MARGIN = 0.25
+"""... give or take this much scheduling on a shared machine."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ class Utterance:
     faults: list[str] = field(default_factory=list)
     recoverable: bool = True
     """Whether every fault active during it was recoverable."""
+    after_stop: float = 0.0
+    """Seconds from audio-stop to the answer (0 if it came while the audio still went out)."""
 
 
 class Chaos:
@@ -184,17 +191,21 @@ class Satellite:
             reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         except OSError:
             return Utterance(began, loop.time(), "unclean_close", "connect")
+        stream: Stream | None = None
         try:
             writer.write(encode_event(Transcribe(language="en").event()))
             writer.write(encode_event(AudioStart(rate=16000, width=2, channels=1).event()))
             stream = Stream(writer, self._chunk, b"", chunks, loop.time(), 0.01)
             self.scheduler.add(stream)
             outcome, code = await _answer(reader, stream, f"{chunks * 320} bytes")
+            answered = time.perf_counter()
         except OSError as err:
             outcome, code = "unclean_close", type(err).__name__
+            answered = time.perf_counter()
         finally:
             writer.close()
-        return Utterance(began, loop.time(), outcome, code)
+        after = answered - stream.stopped if stream is not None and stream.stopped else 0.0
+        return Utterance(began, loop.time(), outcome, code, after_stop=after)
 
 
 async def _answer(reader: asyncio.StreamReader, stream: Stream, expected: str) -> tuple[str, str]:
@@ -284,9 +295,13 @@ def verdicts(data: dict[str, Any], long_run: bool) -> list[dict[str, Any]]:
     """What the soak must show, each checked."""
     utts = data["utterances"]
     outcomes = Counter(u["outcome"] for u in utts)
+    ended_by_budget = [u for u in utts if budget_ended(u)]
     recoverable_errors = [
-        u for u in utts if u["outcome"] != "exact" and u["recoverable"] and u["faults"]
+        u
+        for u in utts
+        if u["outcome"] != "exact" and u["recoverable"] and u["faults"] and not budget_ended(u)
     ]
+    latest = max((u["after_stop"] for u in utts), default=0.0)
     clean_but_failed = [u for u in utts if u["outcome"] != "exact" and not u["faults"]]
     samples = data["samples"]
     checks = [
@@ -302,6 +317,18 @@ def verdicts(data: dict[str, Any], long_run: bool) -> list[dict[str, Any]]:
             not outcomes["hang"],
         ),
         ("no unclean close", f"{outcomes['unclean_close']}", not outcomes["unclean_close"]),
+        (
+            f"every answer within answer_deadline ({BUDGET:g} s, + {BUDGET_MARGIN:g}) of "
+            "audio-stop",
+            f"latest {latest:.2f} s",
+            latest <= BUDGET + BUDGET_MARGIN,
+        ),
+        (
+            "recoverable faults the budget ended (a clean error at the budget, counted, not a "
+            "failure)",
+            f"{len(ended_by_budget)}",
+            True,
+        ),
         (
             "no failure under recoverable faults only",
             f"{len(recoverable_errors)}",
@@ -324,6 +351,17 @@ def verdicts(data: dict[str, Any], long_run: bool) -> list[dict[str, Any]]:
         growth = (after[-1][1] - after[0][1]) / 1024 if len(after) > 1 else 0.0
         checks.append(("RSS growth after minute 2 < 5 MB", f"{growth:.1f} MB", growth < 5))
     return [{"check": c, "measured": m, "met": bool(ok)} for c, m, ok in checks]
+
+
+def budget_ended(u: dict[str, Any]) -> bool:
+    """A clean error that came when answer_deadline ran out, under recoverable faults (a token
+    outage longer than the budget after the end of speech): counted, not a failure."""
+    return (
+        u["outcome"] == "clean_error"
+        and u["recoverable"]
+        and bool(u["faults"])
+        and u["after_stop"] >= BUDGET - 0.5
+    )
 
 
 def by_fault(utts: list[dict[str, Any]]) -> dict[str, Counter[str]]:
@@ -367,7 +405,10 @@ def markdown(data: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         "An utterance counts for every fault active while it lasted. Failures only count "
         "against the bridge when every fault active during the utterance was recoverable (last "
-        "column); the others overlapped a fault that makes a clean error right.",
+        "column); the others overlapped a fault that makes a clean error right. A recoverable "
+        f"fault that outlasts answer_deadline ({BUDGET:g} s after audio-stop: a long token "
+        "outage) ends in a clean error at the budget: those are counted in the verdicts, not "
+        "blamed.",
         "",
         "| fault | utterances | outcomes | failures under recoverable faults only |",
         "|---|---|---|---|",
@@ -377,9 +418,29 @@ def markdown(data: dict[str, Any], meta: dict[str, Any]) -> str:
         blamed = sum(
             1
             for u in data["utterances"]
-            if name in (u["faults"] or ["none"]) and u["outcome"] != "exact" and u["recoverable"]
+            if name in (u["faults"] or ["none"])
+            and u["outcome"] != "exact"
+            and u["recoverable"]
+            and not budget_ended(u)
         )
         lines.append(f"| {name} | {sum(counts.values())} | {shown} | {blamed} |")
+    lines += [
+        "",
+        "## Answer after audio-stop (seconds)",
+        "",
+        "| outcome | utterances | p50 | p99 | max |",
+        "|---|---|---|---|---|",
+    ]
+    for outcome in OUTCOMES:
+        values = sorted(u["after_stop"] for u in data["utterances"] if u["outcome"] == outcome)
+        if values:
+            p50, p99 = (
+                values[len(values) // 2],
+                values[min(len(values) - 1, len(values) * 99 // 100)],
+            )
+            lines.append(
+                f"| {outcome} | {len(values)} | {p50:.3f} | {p99:.3f} | {values[-1]:.3f} |"
+            )
     lines += [
         "",
         "## Memory and open files of the bridge",
@@ -404,7 +465,13 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=1800.0)
     p.add_argument("--satellites", type=int, default=20)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--out", type=Path, default=HERE, help="directory for soak-results.md/.json")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=HERE,
+        help="directory for soak-results.md (committed) and soak-results.json (the record of "
+        "every utterance: git-ignored)",
+    )
     args = p.parse_args()
     data = asyncio.run(soak(args.seconds, args.satellites, args.seed))
     long_run = args.seconds >= 600

@@ -68,7 +68,7 @@ def test_options_json_as_the_supervisor_writes_it(tmp_path: Path) -> None:
         "password": "s3cret",
         "asr_tag_overrides": ["sl=KALDI:sl-SI:COL:20221208-0800"],
         "nlp_tasks": ["sl:NLP_pc"],
-        "finish_timeout": 4.5,
+        "finish_timeout": 2.5,
         "http_port": 8099,
         "allowed_networks": "192.168.0.0/16",
         "max_sessions": 20,
@@ -76,7 +76,7 @@ def test_options_json_as_the_supervisor_writes_it(tmp_path: Path) -> None:
     path = tmp_path / "options.json"
     path.write_text(json.dumps(options))
     s = load_settings(["--config", str(path)], {})
-    assert (s.username, s.password, s.finish_timeout, s.http_port) == ("alice", "s3cret", 4.5, 8099)
+    assert (s.username, s.password, s.finish_timeout, s.http_port) == ("alice", "s3cret", 2.5, 8099)
     assert s.asr_tag_overrides == (("sl", "KALDI:sl-SI:COL:20221208-0800"),)
     assert s.nlp_tasks == ("sl:NLP_pc",)
     assert s.allowed_networks == (ipaddress.ip_network("192.168.0.0/16"),)

@@ -49,6 +49,8 @@ SUCCESS = stt.SpeechResultState.SUCCESS
 ERROR = stt.SpeechResultState.ERROR
 SLACK = 3.0
 """Seconds of scheduling slack on top of a configured bound (shared, noisy machines)."""
+ANSWER_DEADLINE = 3.0
+"""The bridge's default answer_deadline."""
 PIPELINES_AT_ONCE = 3
 """Rooms speaking at once in the endpointing run: the simulator's recogniser decodes every
 stream's whole command for each interim, and on two shared cores more at once would make its
@@ -316,3 +318,20 @@ async def test_closing_right_after_the_early_answer_is_no_failure(
     assert counters["active_sessions"] == 0
     assert counters["sessions"][-1]["finished"]
     assert "WARNING" not in bridge.output()
+
+
+async def test_a_token_outage_reaches_home_assistant_within_the_answer_budget(
+    hass: HomeAssistant, processes: list[Proc]
+) -> None:
+    """Default settings: the expired token and a token endpoint answering 503 end in an error
+    answer_deadline (3 s) after the end of speech, not after reconnect_deadline's old 10 s."""
+    sim = start_sim("--access-lifetime", "1", "--refresh-lifetime", "1")
+    processes.append(sim.proc)
+    _, entity = await own_bridge(hass, sim, processes)
+    pcm = ha_pieces(FIXTURES[3].pcm())
+    assert (await process(entity, Microphone(pcm)))[0].result is SUCCESS
+    await sim.faults(token_endpoint_down=True)
+    await asyncio.sleep(1.2)  # the cached access and refresh tokens have expired
+    result, after_stop = await process(entity, Microphone(pcm))
+    assert result.result is ERROR
+    assert after_stop <= ANSWER_DEADLINE + 0.5  # (HA's own event loop adds its share)

@@ -120,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faults = p.add_argument_group("faults (also settable at run time via /_sim/faults)")
     faults.add_argument(
+        "--unavailable-upgrades",
+        type=int,
+        default=0,
+        metavar="N",
+        help="refuse the next N WebSocket upgrades with HTTP 503",
+    )
+    faults.add_argument(
         "--unauthorized-upgrades",
         type=int,
         default=0,
@@ -214,6 +221,7 @@ def run() -> None:
     )
     faults = Faults(
         unauthorized_upgrades=args.unauthorized_upgrades,
+        unavailable_upgrades=args.unavailable_upgrades,
         error_after_config=args.error_after_config,
         drop_after_bytes=args.drop_after_bytes,
         drop_sessions=args.drop_sessions,

@@ -90,6 +90,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     faults, counters = state.faults, state.counters
     await _latency(state)
     refuse, faults.unauthorized_upgrades = faults.take(faults.unauthorized_upgrades)
+    down, faults.unavailable_upgrades = faults.take(faults.unavailable_upgrades)
+    if down:
+        counters.ws_rejections += 1
+        raise web.HTTPServiceUnavailable
     user, source = _user(request)
     if refuse or user is None:
         counters.ws_rejections += 1

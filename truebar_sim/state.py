@@ -22,6 +22,8 @@ class Faults:
 
     unauthorized_upgrades: int = 0
     """Refuse the next N WebSocket upgrades with HTTP 401."""
+    unavailable_upgrades: int = 0
+    """Refuse the next N WebSocket upgrades with HTTP 503 (the service is down)."""
     error_after_config: int = 0
     """Answer the next N CONFIGs with ERROR (then close) instead of CONFIGURED."""
     drop_after_bytes: int | None = None

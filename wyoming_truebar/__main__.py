@@ -144,6 +144,8 @@ def run(argv: Sequence[str] | None = None) -> None:
     )
     if not settings.debug:
         logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    if settings.clamped:
+        _LOGGER.warning("Settings: %s", "; ".join(settings.clamped))
     asyncio.run(main(settings))
 
 

@@ -192,7 +192,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("token_timeout", 10.0, _seconds(), "seconds for one token request"),
     Option("connect_timeout", 5.0, _seconds(), "seconds for the WebSocket connect and upgrade"),
     Option("setup_timeout", 5.0, _seconds(), "seconds to wait for INITIALIZED and CONFIGURED"),
-    Option("finish_timeout", 5.0, _seconds(), "seconds to wait for FINISHED after audio-stop"),
+    Option(
+        "answer_deadline",
+        3.0,
+        _seconds(0.5, 60),
+        "seconds from the end of speech (audio-stop, or the bridge's own end of the command) "
+        "to the answer: every wait after it (token, connect, upgrade, replay, FINISHED) draws "
+        "on this budget, and when it runs out the client gets the error of what failed",
+    ),
+    Option(
+        "finish_timeout",
+        3.0,
+        _seconds(),
+        "seconds to wait for FINISHED after EOS (a cap inside answer_deadline; a larger value "
+        "is clamped to it)",
+    ),
     Option(
         "frame_ms",
         100,
@@ -241,10 +255,11 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "reconnect_deadline",
-        10.0,
+        3.0,
         _seconds(),
-        "seconds after audio-stop within which tries may still start (half of it caps the "
-        "back-off of the token endpoint's circuit breaker)",
+        "seconds after the end of speech within which tries may still start (a cap inside "
+        "answer_deadline; a larger value is clamped to it; half of it caps the back-off of the "
+        "token endpoint's circuit breaker)",
     ),
     Option(
         "allowed_networks",

@@ -50,6 +50,7 @@ class Settings:
     token_timeout: float
     connect_timeout: float
     setup_timeout: float
+    answer_deadline: float
     finish_timeout: float
     frame_ms: int
     heartbeat: float
@@ -80,6 +81,8 @@ class Settings:
     prefers_auto_gain_enabled: bool
     prefers_noise_reduction_enabled: bool
     debug: bool
+    clamped: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """What was clamped to answer_deadline (logged once at start-up)."""
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -154,7 +157,20 @@ def merge(cli: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, Any
         if not values[required]:
             hint = " or password_file" if required == "password" else ""
             raise SettingsError(f"{_describe(required)}{hint} is required")
+    clamped = []
+    for name in BUDGETED:  # old configurations stay valid: a wait longer than the budget
+        if values[name] > values["answer_deadline"]:
+            clamped.append(
+                f"{name} {values[name]:g} s is above answer_deadline "
+                f"{values['answer_deadline']:g} s: using {values['answer_deadline']:g} s"
+            )
+            values[name] = values["answer_deadline"]
+    values["clamped"] = tuple(clamped)
     return Settings(**{f.name: values[f.name] for f in fields(Settings)})
+
+
+BUDGETED = ("finish_timeout", "reconnect_deadline")
+"""Waits after the end of speech that are caps inside answer_deadline."""
 
 
 def load_settings(

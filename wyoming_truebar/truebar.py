@@ -83,7 +83,12 @@ class TruebarSession:
         """Connections made after audio-stop, the one open at audio-stop included (tries that
         get no token are bounded by the deadline only)."""
         self._deadline = 0.0
-        """Loop time after which no attempt may start (audio-stop + reconnect_deadline)."""
+        """Loop time after which no attempt may start (end of speech + reconnect_deadline)."""
+        self._answer_by = 0.0
+        """Loop time by which the client must have its answer (end of speech +
+        answer_deadline): every wait after the end of speech draws on it."""
+        self._last_error: BridgeError | None = None
+        """The latest failure of an attempt: what the client hears if the budget runs out."""
         self.failed_while_speaking = 0
         """Attempts that failed before audio-stop (retried while the user still spoke)."""
         self._audio = bytearray()
@@ -141,20 +146,24 @@ class TruebarSession:
         if not self._ended:
             self._ended = True
             self._after_stop = 1 if self._connected else 0
-            self._deadline = asyncio.get_running_loop().time() + self._settings.reconnect_deadline
+            now, s = asyncio.get_running_loop().time(), self._settings
+            self._deadline = now + s.reconnect_deadline
+            self._answer_by = now + s.answer_deadline
         self._wake.set()
 
     async def finish(self) -> str:
-        """Send EOS after the queued audio, wait for FINISHED, return the transcript."""
+        """Send EOS after the queued audio, wait for FINISHED, return the transcript: within
+        answer_deadline of the end of speech, else the error of what failed (or a timeout)."""
         self.end_audio()
         assert self._task is not None
-        s = self._settings
-        # The attempt's own waits are all bounded; this outer bound is a last line of defence.
-        bound = s.reconnect_deadline + s.connect_timeout + 2 * s.setup_timeout + s.finish_timeout
         try:
-            async with asyncio.timeout(bound + s.token_timeout):
+            async with asyncio.timeout_at(self._answer_by):
                 return await self._task
         except TimeoutError as err:
+            failed = self._last_error
+            if failed is not None:
+                _LOGGER.debug("%s: answer_deadline ran out after %s", self.session_id, failed.code)
+                raise failed from err
             raise BridgeTimeoutError("Truebar did not finish the transcript in time") from err
 
     async def close(self) -> None:
@@ -181,6 +190,7 @@ class TruebarSession:
             try:
                 return await self._attempt()
             except BridgeError as err:
+                self._last_error = err
                 if not err.retryable or self._out_of_tries(loop.time()):
                     raise
                 if not self._ended:
@@ -195,10 +205,15 @@ class TruebarSession:
                     pause,
                     len(self._audio) / 32000,
                 )
-                await asyncio.sleep(pause)
+                await asyncio.sleep(self._pause(pause, loop.time()))
                 pause = min(2 * pause, RETRY_MAX)
                 if self._out_of_tries(loop.time()):
                     raise
+
+    def _pause(self, pause: float, now: float) -> float:
+        """The back-off, but after the end of speech never past the last moment a try may
+        start (a try that starts then still has the rest of the budget)."""
+        return min(pause, max(0.0, self._deadline - now)) if self._ended else pause
 
     def _out_of_tries(self, now: float) -> bool:
         """While the user speaks there is always another try; after audio-stop, the limits."""
