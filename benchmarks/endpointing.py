@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import statistics
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +23,7 @@ import numpy as np
 from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 
-from benchmarks.procs import Proc, bridge, sim_url, spawn
-from truebar_sim.demo import free_port, wait_http
+from benchmarks.procs import Proc, bridge, served
 from truebar_sim.fixtures import (
     Fixture,
     PauseFixture,
@@ -125,11 +122,8 @@ async def one_config(
 @contextlib.asynccontextmanager
 async def sphinx_sim(finished_delay: float) -> AsyncIterator[Proc]:
     """The simulator recognising for real, FINISHED `finished_delay` after EOS."""
-    port = free_port()
-    args = [sys.executable, "-m", "truebar_sim", "--port", str(port)]
-    args += ["--finished-delay", str(finished_delay)]
-    async with spawn(args, dict(os.environ), port) as proc:
-        await wait_http(sim_url(port) + "/api/info", "the simulator")
+    args = ["--finished-delay", str(finished_delay)]
+    async with served("truebar_sim", args, "/api/info", "the simulator") as proc:
         yield proc
 
 

@@ -7,15 +7,14 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 
-from truebar_sim.demo import free_port, wait_http, wait_until
+from truebar_sim.demo import free_port, wait_until
 
-from .procs import Proc, describe, spawn
+from .procs import Proc, describe, served, spawn
 
 PEER_REQUIREMENT = "wyoming_openai==0.8.0"
 PEER_VENV = Path(__file__).resolve().parent.parent / ".venv-peer"
@@ -61,11 +60,8 @@ def peer_version(python: Path) -> str:
 @contextlib.asynccontextmanager
 async def stub(latency: float) -> AsyncIterator[Proc]:
     """The OpenAI-compatible stub on loopback."""
-    port = free_port()
-    args = [sys.executable, "-m", "benchmarks.openai_stub", "--port", str(port)]
-    args += ["--latency", str(latency)]
-    async with spawn(args, dict(os.environ), port) as proc:
-        await wait_http(f"http://127.0.0.1:{port}/_stub/times", "the OpenAI stub")
+    args = ["--latency", str(latency)]
+    async with served("benchmarks.openai_stub", args, "/_stub/times", "the OpenAI stub") as proc:
         yield proc
 
 

@@ -128,14 +128,20 @@ def sim_url(port: int) -> str:
 
 
 @contextlib.asynccontextmanager
+async def served(module: str, args: Sequence[str], path: str, what: str) -> AsyncIterator[Proc]:
+    """`python -m module --port PORT args` on a free port, once `path` answers over HTTP."""
+    port = free_port()
+    command = [sys.executable, "-m", module, "--port", str(port), *args]
+    async with spawn(command, dict(os.environ), port) as proc:
+        await wait_http(f"http://127.0.0.1:{port}{path}", what)
+        yield proc
+
+
+@contextlib.asynccontextmanager
 async def simulator(latency: float = 0.0) -> AsyncIterator[Proc]:
     """The Truebar simulator in its cheap byte-counting mode."""
-    port = free_port()
-    args = [sys.executable, "-m", "truebar_sim", "--port", str(port), "--mode", "bytes"]
-    if latency:
-        args += ["--latency", str(latency)]
-    async with spawn(args, dict(os.environ), port) as proc:
-        await wait_http(sim_url(port) + "/api/info", "the simulator")
+    args = ["--mode", "bytes", *(["--latency", str(latency)] if latency else [])]
+    async with served("truebar_sim", args, "/api/info", "the simulator") as proc:
         yield proc
 
 

@@ -89,17 +89,8 @@ async def test_every_fixture_through_the_stt_entity(
     assert received == {hashlib.sha256(pcm).hexdigest() for pcm in audio}
 
 
-async def test_assist_pipeline_stt_to_intent_with_vad(hass: HomeAssistant, bridge: Proc) -> None:
-    await set_up_wyoming(hass, bridge.port)
-    pipeline = async_get_pipeline(hass)
-    await async_update_pipeline(
-        hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
-    )
-    hass.states.async_set("light.kitchen_light", "off", {"friendly_name": "kitchen light"})
-    async_expose_entity(hass, "conversation", "light.kitchen_light", True)
-    calls = async_mock_service(hass, "light", "turn_on")
-    # Half a second of room noise floor, the command, then silence that the VAD must cut.
-    mic = Microphone(bytes(16000) + FIXTURES[0].pcm() + bytes(3 * SAMPLE_BYTES_PER_SECOND))
+async def run_pipeline(hass: HomeAssistant, mic: Microphone) -> list[tuple[float, PipelineEvent]]:
+    """Home Assistant's assist pipeline from STT to intent on a microphone; its events."""
     events: list[tuple[float, PipelineEvent]] = []
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(RESULT_BOUND):
@@ -112,6 +103,21 @@ async def test_assist_pipeline_stt_to_intent_with_vad(hass: HomeAssistant, bridg
             start_stage=PipelineStage.STT,
             end_stage=PipelineStage.INTENT,
         )
+    return events
+
+
+async def test_assist_pipeline_stt_to_intent_with_vad(hass: HomeAssistant, bridge: Proc) -> None:
+    await set_up_wyoming(hass, bridge.port)
+    pipeline = async_get_pipeline(hass)
+    await async_update_pipeline(
+        hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
+    )
+    hass.states.async_set("light.kitchen_light", "off", {"friendly_name": "kitchen light"})
+    async_expose_entity(hass, "conversation", "light.kitchen_light", True)
+    calls = async_mock_service(hass, "light", "turn_on")
+    # Half a second of room noise floor, the command, then silence that the VAD must cut.
+    mic = Microphone(bytes(16000) + FIXTURES[0].pcm() + bytes(3 * SAMPLE_BYTES_PER_SECOND))
+    events = await run_pipeline(hass, mic)
     kinds = [event.type for _, event in events]
     assert PipelineEventType.ERROR not in kinds, events
     assert PipelineEventType.STT_VAD_END in kinds  # HA's own VAD ended the turn...
@@ -215,20 +221,9 @@ async def test_wrong_password_fails_the_pipeline_while_the_user_speaks(
     # 3.5 s of speech and pauses: HA's VAD would not end the turn before the audio ends.
     speech = FIXTURES[0].pcm()
     mic = Microphone(speech + bytes(8000) + speech)
-    events: list[tuple[float, PipelineEvent]] = []
-    loop = asyncio.get_running_loop()
-    began = loop.time()
-    async with asyncio.timeout(RESULT_BOUND):
-        await async_pipeline_from_audio_stream(
-            hass,
-            context=Context(),
-            event_callback=lambda event: events.append((loop.time() - began, event)),
-            stt_metadata=ha_metadata(),
-            stt_stream=mic.stream(),
-            start_stage=PipelineStage.STT,
-            end_stage=PipelineStage.INTENT,
-        )
-    errors = [(t, e) for t, e in events if e.type is PipelineEventType.ERROR]
+    began = asyncio.get_running_loop().time()
+    events = await run_pipeline(hass, mic)
+    errors = [(t - began, e) for t, e in events if e.type is PipelineEventType.ERROR]
     assert [e.data for _, e in errors] == [
         {"code": "stt-stream-failed", "message": "speech-to-text failed"}
     ]
@@ -236,23 +231,6 @@ async def test_wrong_password_fails_the_pipeline_while_the_user_speaks(
     assert mic.ended_at is None
     assert errors[0][0] < 1.5 < len(mic.pcm) / SAMPLE_BYTES_PER_SECOND
     assert "failed with auth_failed" in bridge.output()
-
-
-async def run_pipeline(hass: HomeAssistant, mic: Microphone) -> list[tuple[float, PipelineEvent]]:
-    """Home Assistant's assist pipeline from STT to intent on a microphone; its events."""
-    events: list[tuple[float, PipelineEvent]] = []
-    loop = asyncio.get_running_loop()
-    async with asyncio.timeout(RESULT_BOUND):
-        await async_pipeline_from_audio_stream(
-            hass,
-            context=Context(),
-            event_callback=lambda event: events.append((loop.time(), event)),
-            stt_metadata=ha_metadata(),
-            stt_stream=mic.stream(),
-            start_stage=PipelineStage.STT,
-            end_stage=PipelineStage.INTENT,
-        )
-    return events
 
 
 async def test_endpointing_answers_every_fixture_in_the_pipeline(
