@@ -63,7 +63,6 @@ class TruebarSession:
         on_finished: OnFinished | None = None,
         on_hopeless: OnHopeless | None = None,
         proxy: Proxy | None = None,
-        on_text: OnText | None = None,
     ) -> None:
         self._http = http
         self._credentials = credentials
@@ -73,8 +72,8 @@ class TruebarSession:
         self._on_final = on_final
         self._on_finished = on_finished
         self._on_hopeless = on_hopeless
-        self.on_text = on_text
-        """Called with the running text (the endpointer's ear); may be set after creation."""
+        self.on_text: OnText | None = None
+        """Called with the running text (the endpointer's ear, set by the handler)."""
         self._proxy = proxy
         self._eos_sent = False
         self._connected = False
