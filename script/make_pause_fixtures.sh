@@ -3,6 +3,8 @@
 # spoken in two parts with a pause of pause_ms between them ("set a timer for ... five
 # minutes"), or followed by background noise instead of silence (kind "noise").
 # Needs Debian's espeak-ng and sox (apt-get install espeak-ng sox) and python3.
+#   bash script/make_pause_fixtures.sh [FILE.wav ...]   only those
+# A fixture's "voice" overrides the language's espeak-ng voice (see script/make_fixtures.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir="$here/truebar_sim/fixtures/pauses"
@@ -12,14 +14,15 @@ python3 - "$dir/pauses.json" > "$tmp/list" <<'PY'
 import json, sys
 for item in json.load(open(sys.argv[1]))["fixtures"]:
     print("\t".join([item["file"], item["language"], item["kind"], item["before"],
-                     item["after"] or "-", str(item["pause_ms"])]))
+                     item["after"] or "-", str(item["pause_ms"]),
+                     item.get("voice") or ("en-us" if item["language"] == "en" else item["language"])]))
 PY
 speak() {  # speak LANGUAGE TEXT OUT: 16 kHz mono s16le
   espeak-ng -v "$1" -s 140 -w "$tmp/raw.wav" "$2"
   sox "$tmp/raw.wav" -r 16000 -c 1 -b 16 -e signed-integer "$3"
 }
-while IFS=$'\t' read -r file language kind before after pause_ms; do
-  voice=$([ "$language" = en ] && echo en-us || echo "$language")
+while IFS=$'\t' read -r file language kind before after pause_ms voice; do
+  if [ $# -gt 0 ] && [[ " $* " != *" $file "* ]]; then continue; fi
   speak "$voice" "$before" "$tmp/a.wav"
   if [ "$kind" = noise ]; then
     # 1.5 s of quiet brown noise (a fan, a fridge) where silence would be: about -45 dBFS.

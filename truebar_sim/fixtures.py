@@ -48,7 +48,9 @@ class PauseFixture(Fixture):
     """A command spoken with a pause inside (`before` ... `after`), or followed by noise."""
 
     kind: str = "function_word"
-    """function_word (never to be cut), noun_phrase (the hard cases) or noise."""
+    """function_word (never to be cut), noun_phrase and misheard (the hard cases: a pause
+    inside a noun phrase; a pause after a function word the recogniser does not hear), or
+    noise."""
     language: str = "en"
     pause_ms: int = 0
     before: str = ""
