@@ -218,7 +218,9 @@ class StreamSession:
 
     async def _maybe_interim(self, size: int) -> None:
         self._since_interim += size
-        if self._since_interim < self._state.settings.interim_interval_ms * 32:
+        due = self._since_interim >= self._state.settings.interim_interval_ms * 32
+        caught_up = self._recognizer is not None and self._recognizer.caught_up()
+        if not (due or caught_up):
             return
         self._since_interim = 0
         text = self._recognizer.partial() if self._recognizer else ""
