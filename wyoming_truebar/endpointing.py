@@ -7,7 +7,8 @@ speech was heard (at least `min_speech_ms`), and then
 - `silence_ms` of silence passed, the text is non-empty, unchanged for the last `stable_ms`,
   and does not end in a word that announces more ("for", "the", "uh"; per language), and Truebar has
   sent text since the speech ended (`text_lag_ms` later: so the text has caught up with the
-  last words) — SILENCE_AND_TEXT;
+  last words; `paused` tells the caller when the speech stops, to send Truebar the last words
+  at once) — SILENCE_AND_TEXT;
 - or Truebar sent a final after the speech ended, the text is complete in the same sense, and
   `final_silence_ms` of silence followed — TRUEBAR_FINAL;
 - or `max_silence_ms` of silence passed, whatever the text — LONG_SILENCE.
@@ -28,6 +29,9 @@ VAD_FRAME_SAMPLES = 256
 """The detector's frame: 16 ms at 16 kHz (earshot's fixed size)."""
 VAD_FRAME_BYTES = 2 * VAD_FRAME_SAMPLES
 FRAME_MS = 16.0
+PAUSE_FLUSH_FRAMES = 5
+"""In a pause after speech, ask for the audio to go out every this many detector frames
+(80 ms), so that Truebar hears the silence after the last words as it passes."""
 SPEECH_THRESHOLD = 0.5
 """A frame whose speech probability reaches this counts as speech (earshot's own advice)."""
 
@@ -93,10 +97,11 @@ class EndpointRules:
     stable_ms: float = 150.0
     """How long the text must have stayed the same (its last words arrive during the silence:
     Truebar's text lags the audio)."""
-    text_lag_ms: float = 100.0
+    text_lag_ms: float = FRAME_MS
     """How late Truebar's text may be: the text counts only once a text segment came this
-    long after the end of speech (then it covers the last words; the bridge sends Truebar
-    audio in frames of frame_ms, so this is frame_ms)."""
+    long after the end of speech. The bridge sends Truebar the audio so far as soon as the
+    first frame of silence follows speech (`Endpointer.paused`), so one detector frame: text
+    that came later was sent with the last words in hand, or after them."""
 
     def complete(self, text: str) -> bool:
         """Whether the text looks like a whole command."""
@@ -124,6 +129,7 @@ class Endpointer:
         "_carry",
         "_final_at",
         "_heard_at",
+        "_quiet",
         "_rules",
         "_speech_ms",
         "_text",
@@ -131,6 +137,7 @@ class Endpointer:
         "_vad",
         "decision",
         "now_ms",
+        "paused",
         "speech_end_ms",
     )
 
@@ -143,6 +150,11 @@ class Endpointer:
         self._text_at = 0.0
         self._final_at: float | None = None
         self._heard_at = -1.0
+        self._quiet = 0
+        """Detector frames of silence since the last speech."""
+        self.paused = False
+        """Set when a frame of silence follows speech, and every PAUSE_FLUSH_FRAMES frames of
+        the pause after it: the caller sends Truebar the audio so far (and clears it)."""
         self.now_ms = 0.0
         """Milliseconds of audio the detector has seen."""
         self.speech_end_ms: float | None = None
@@ -158,12 +170,19 @@ class Endpointer:
         self._carry = data[whole:]
         if whole:
             samples = np.frombuffer(data, "<i2", whole // 2).reshape(-1, VAD_FRAME_SAMPLES)
+            max_silence = self._rules.max_silence_ms
             for frame in samples:
                 self.now_ms += FRAME_MS
                 if self._vad(frame) >= SPEECH_THRESHOLD:
                     self._speech_ms += FRAME_MS
                     self.speech_end_ms = self.now_ms
-                elif self._check() is not None:
+                    self._quiet = 0
+                    continue
+                if self.speech_end_ms is not None:
+                    quiet, self._quiet = self._quiet, self._quiet + 1
+                    if quiet % PAUSE_FLUSH_FRAMES == 0 and quiet * FRAME_MS < max_silence:
+                        self.paused = True
+                if self._check() is not None:
                     break
         return self.decision
 

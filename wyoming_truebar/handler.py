@@ -272,7 +272,6 @@ class BridgeHandler:
             s.endpoint_silence_ms,
             s.endpoint_max_silence_ms,
             word_list(language, dict(s.endpoint_words)),
-            text_lag_ms=s.frame_ms,
         )
 
     def _audio_start(self, event: Event) -> None:
@@ -316,10 +315,16 @@ class BridgeHandler:
         pcm = utt.converter.convert(payload)
         utt.session.send(pcm)
         endpointer = utt.endpointer
-        if endpointer is not None and endpointer.feed(pcm) is None:
+        if endpointer is None:
+            return
+        ended = endpointer.feed(pcm)
+        if endpointer.paused:  # the speaker paused: Truebar gets the last words now
+            endpointer.paused = False
+            utt.session.flush()
+        if ended is None:
             assert utt.pace is not None
             utt.pace.add(asyncio.get_running_loop().time(), utt.audio_seconds())
-        elif endpointer is not None:
+        else:
             self._maybe_end(utt, endpointer)
 
     def _maybe_end(self, utt: Utterance, endpointer: Endpointer) -> None:

@@ -357,7 +357,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "endpoint_silence_ms",
-        350,
+        250,
         vol.All(vol.Coerce(int), vol.Range(min=100, max=5000)),
         "milliseconds of silence after speech that end a command whose text looks complete "
         "(shorter answers sooner, but may cut off a speaker who pauses)",

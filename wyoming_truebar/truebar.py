@@ -97,6 +97,9 @@ class TruebarSession:
         """Bytes of `_audio` on the current attempt's stream."""
         self._waiting = False
         """The pump is caught up and waits for the next whole frame."""
+        self._flush = False
+        """Send the partial frame now (the speaker paused: Truebar should hear the last words
+        without waiting for the frame to fill)."""
         self._ended = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[str] | None = None
@@ -136,6 +139,14 @@ class TruebarSession:
         if pcm and not self._ended:
             self._audio += pcm
             if self._waiting and len(self._audio) - self._sent >= self._frame:
+                self._waiting = False
+                self._wake.set()
+
+    def flush(self) -> None:
+        """Send the audio so far now, without waiting for a whole frame (once)."""
+        if not self._ended and len(self._audio) > self._sent:
+            self._flush = True
+            if self._waiting:
                 self._waiting = False
                 self._wake.set()
 
@@ -371,7 +382,8 @@ class TruebarSession:
         self._eos_sent = False
         while True:
             ended = self._ended
-            await self._send_frames(ws, everything=ended)
+            flush, self._flush = self._flush, False
+            await self._send_frames(ws, everything=ended or flush)
             if reader.done():
                 reader.result()  # raises the reader's error
                 raise ProtocolError("Truebar sent FINISHED before the end of the audio")
@@ -379,7 +391,7 @@ class TruebarSession:
                 self._eos_sent = True  # before the await: FINISHED may be read while it drains
                 await ws.send_str(EOS_MESSAGE)
                 return
-            if self._ended or len(self._audio) - self._sent >= self._frame:
+            if self._ended or self._flush or len(self._audio) - self._sent >= self._frame:
                 continue  # more arrived while a frame was being written
             self._wake.clear()
             self._waiting = True
