@@ -86,8 +86,8 @@ class SharedDecoder:
     Building a decoder costs about 0.4 s of CPU with the GIL held, so building one per
     session made a burst of concurrent sessions wait seconds for CONFIGURED (a real service
     answers at once). One decoder is enough: each segment is decoded in one batch from fixed
-    cepstral means, so a decode carries no state into the next, and decodes run on the event
-    loop's thread, one at a time.
+    cepstral means after the same `primer`, so a decode carries no state into the next, and
+    decodes run on the event loop's thread, one at a time.
     """
 
     phrases: Sequence[str]
@@ -124,9 +124,6 @@ fridge's noise after the command is not read as more speech."""
 TAIL_BYTES = 80 * 32
 """What a decode reads after the last loud frame (50 ms): trailing silence beyond it is not
 decoded, so a decode's result stops changing once the speaker pauses, and is reused."""
-PAD_BYTES = 0
-"""Digital silence after the tail: pocketsphinx misreads a decode that ends in the middle of
-background noise ("lock" for "lock the front door" and 50 ms of a fan)."""
 
 
 def frame_rms(pcm: bytes) -> npt.NDArray[np.float32]:
@@ -224,11 +221,8 @@ class SphinxRecognizer:
             size = min(size, self._loud_end + TAIL_BYTES)
         if self._decoded[0] == size:
             return self._decoded[1]
-        self._decoder.set_cmn(CMN_START)
-        self._decoder.start_utt()
-        self._decoder.process_raw(bytes(self._audio[:size]) + bytes(PAD_BYTES), False, True)
-        self._decoder.end_utt()
-        hyp = self._decoder.hyp()
+        decode_once(self._decoder, primer())  # the same state before every decode
+        hyp = decode_once(self._decoder, bytes(self._audio[:size]))
         words = str(hyp.hypstr).split() if hyp is not None else []
         self._decoded = (size, words)
         return words
@@ -277,6 +271,30 @@ class SphinxRecognizer:
         """Let go of the shared decoder (safe to call twice)."""
         self._decoder = None
         self._audio.clear()
+
+
+def decode_once(decoder: Any, pcm: bytes) -> Any:
+    """One batch decode from the fixed cepstral means; the hypothesis (or None)."""
+    decoder.set_cmn(CMN_START)
+    decoder.start_utt()
+    decoder.process_raw(pcm, False, True)
+    decoder.end_utt()
+    return decoder.hyp()
+
+
+@functools.cache
+def primer() -> bytes:
+    """A second of speech decoded before every decode (about 28 ms of CPU).
+
+    A decode's result depends on the decode before it, whatever the cepstral means are set to
+    (seen: "lock the front door" read as "lock" or "" after a decode of its own first 1.5 s),
+    and the decoder is shared by every session: so one session's text changed with what other
+    sessions were saying. Decoding the same second of speech first makes every decode a
+    function of its own audio. Half a second of speech, or of silence, was not enough.
+    """
+    from .fixtures import load_fixtures  # noqa: PLC0415 - only the sphinx mode needs it
+
+    return load_fixtures()[0].pcm()[:32000]
 
 
 @functools.cache
