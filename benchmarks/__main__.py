@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import endpointing, report, suite
+from . import endpointing, ha_pipeline, report, suite
 
 HERE = Path(__file__).resolve().parent
 NOTES = [
@@ -90,8 +91,28 @@ def commit() -> str:
     return (head.stdout.strip() or "unknown") + (" + uncommitted changes" if dirty.stdout else "")
 
 
+async def speech_sections(sizes: suite.Sizes, ha: bool) -> dict[str, Any]:
+    """Endpointing off vs on: at the client, and in Home Assistant's pipeline (not in a smoke
+    run: building Home Assistant's venv takes minutes)."""
+    print("benchmark: endpointing off vs on (real speech, real time)", file=sys.stderr)
+    results: dict[str, Any] = {
+        "endpointing": await endpointing.run(
+            sizes.endpointing_rounds,
+            sizes.endpointing_parallel,
+            sizes.endpointing_delays,
+            sizes.endpointing_clips,
+            sizes.endpointing_configs,
+        )
+    }
+    print("benchmark: endpointing's CPU at Home Assistant load", file=sys.stderr)
+    results["endpointing"]["cpu_rows"] = await suite.endpointing_cpu(sizes)
+    print("benchmark: Home Assistant's pipeline, endpointing off vs on", file=sys.stderr)
+    results["ha_pipeline"] = await ha_pipeline.run() if ha else {"skipped": "a smoke run"}
+    return results
+
+
 async def run_all(
-    sizes: suite.Sizes, peer: bool, profile: bool, stacks: Path | None
+    sizes: suite.Sizes, peer: bool, profile: bool, stacks: Path | None, ha: bool
 ) -> dict[str, Any]:
     """Every section, in an order that keeps the slow ones last."""
     print("benchmark: start-up and conversion", file=sys.stderr)
@@ -111,14 +132,7 @@ async def run_all(
         if peer
         else {"skipped": "--no-peer"}
     )
-    print("benchmark: endpointing off vs on (real speech, real time)", file=sys.stderr)
-    results["endpointing"] = await endpointing.run(
-        sizes.endpointing_rounds,
-        sizes.endpointing_parallel,
-        sizes.endpointing_delays,
-        sizes.endpointing_clips,
-        sizes.endpointing_configs,
-    )
+    results.update(await speech_sections(sizes, ha))
     print("benchmark: profile", file=sys.stderr)
     results["profile"] = (
         await suite.profile(sizes, stacks) if profile else {"skipped": "--no-profile"}
@@ -137,15 +151,37 @@ def main() -> None:
     )
     p.add_argument("--no-peer", action="store_true", help="skip the wyoming-openai comparison")
     p.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    p.add_argument(
+        "--only-speech",
+        action="store_true",
+        help="rerun only the endpointing sections (10, 11) into the existing results.json",
+    )
+    p.add_argument(
+        "--speech-rounds",
+        type=int,
+        help="how many times the endpointing section sends each fixture (default: 2)",
+    )
     args = p.parse_args()
     out = args.out or (Path(tempfile.mkdtemp(prefix="bench-")) if args.smoke else HERE)
     sizes = suite.SMOKE if args.smoke else suite.Sizes()
+    if args.speech_rounds:
+        sizes = dataclasses.replace(sizes, endpointing_rounds=args.speech_rounds)
     out.mkdir(parents=True, exist_ok=True)
     stacks = out / "profile-stacks.txt"
-    results = asyncio.run(run_all(sizes, not args.no_peer, not args.no_profile, stacks))
+    command = "bash script/bench" + "".join(f" {a}" for a in sys.argv[1:])
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if args.only_speech:
+        results = json.loads((out / "results.json").read_text())
+        results.update(asyncio.run(speech_sections(sizes, ha=not args.smoke)))
+        rerun = {"sections": ["10", "11"], "command": command, "date": date, "commit": commit()}
+        results["meta"]["reruns"] = [*results["meta"].get("reruns", []), rerun]
+        write(out, results)
+        return
+    runs = run_all(sizes, not args.no_peer, not args.no_profile, stacks, not args.smoke)
+    results = asyncio.run(runs)
     results["meta"] = {
-        "command": "bash script/bench" + "".join(f" {a}" for a in sys.argv[1:]),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command,
+        "date": date,
         "commit": commit(),
         "machine": machine(),
         "smoke": args.smoke,
@@ -153,6 +189,11 @@ def main() -> None:
         "row says otherwise",
         "notes": NOTES,
     }
+    write(out, results)
+
+
+def write(out: Path, results: dict[str, Any]) -> None:
+    """Check the targets and write results.json and results.md."""
     results["targets"] = report.targets(results)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "results.md").write_text(report.markdown(results))

@@ -79,6 +79,7 @@ class Sizes:
     endpointing_delays: tuple[float, ...] = (0.0, 0.15)
     endpointing_configs: int | None = None
     """How many of its configurations it runs (None: all)."""
+    endpointing_cpu_streams: tuple[int, ...] = (10, 100)
 
 
 SMOKE = Sizes(
@@ -99,6 +100,7 @@ SMOKE = Sizes(
     endpointing_rounds=1,
     endpointing_delays=(0.0,),
     endpointing_configs=2,
+    endpointing_cpu_streams=(2,),
 )
 
 
@@ -177,6 +179,21 @@ async def frame_sizes(sizes: Sizes) -> list[dict[str, Any]]:
         load = ha_load(sizes.variant_streams, sizes.capacity_seconds, 3)
         for row in await bridge_rows([load], extra=("--frame-ms", str(frame_ms))):
             rows.append({**row, "frame_ms": frame_ms})
+    return rows
+
+
+async def endpointing_cpu(sizes: Sizes) -> list[dict[str, Any]]:
+    """The bridge's CPU with endpointing off and on, at Home Assistant load (the byte-counting
+    simulator, which sends interims too; quiet noise as audio, so the detector runs on every
+    frame and no command ends early: the per-chunk cost, not the early answers')."""
+    rows = []
+    for repeat in range(sizes.capacity_repeats):
+        for streams in sizes.endpointing_cpu_streams:
+            for flag in ("--no-endpointing", "--endpointing"):
+                load = ha_load(streams, sizes.capacity_seconds, 3)
+                for row in await bridge_rows([load], extra=(flag,)):
+                    on = flag == "--endpointing"
+                    rows.append({**row, "endpointing": on, "repeat": repeat + 1})
     return rows
 
 

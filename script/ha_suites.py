@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -404,8 +405,9 @@ def ensure_venv(release: Release, place: Place, env: dict[str, str]) -> Path:
     return inside
 
 
-def run_release(release: Release, pytest_args: list[str]) -> None:
-    """Type-check and run the suite against one release."""
+def run_release(release: Release, pytest_args: list[str], bench: Path | None = None) -> None:
+    """Type-check and run the suite against one release (with `bench`: the pipeline
+    benchmark instead, its rows written there as JSON)."""
     place = find_place(release)
     read_only = [TOP]
     if place.root is not None:
@@ -424,7 +426,14 @@ def run_release(release: Release, pytest_args: list[str]) -> None:
         run_in(place.root, [*mypy, "tests_ha"], env)
         pytest = [f"{venv}/bin/python", "-m", "pytest", "-c", "tests_ha/pytest.ini"]
         pytest += ["--rootdir", ".", "-p", "no:cacheprovider", *pytest_args]
-        run_in(place.root, pytest, env)
+        if bench is None:
+            run_in(place.root, pytest, env)
+            return
+        out = run_in(place.root, [*pytest, "-q", "-s", "tests_ha/bench_pipeline.py"], env, True)
+        marker = "HA_BENCH "  # a row's line (after pytest's progress dots)
+        rows = [json.loads(ln.split(marker, 1)[1]) for ln in out.splitlines() if marker in ln]
+        bench.write_text(json.dumps({"release": release.name, "rows": rows}, indent=1) + "\n")
+        say(f"wrote {len(rows)} pipeline benchmark rows to {bench}")
 
 
 def lock() -> None:
@@ -444,15 +453,23 @@ def main() -> None:
     names = [r.name for r in RELEASES]
     parser.add_argument("--release", action="append", choices=names, help="default: all")
     parser.add_argument("--lock", action="store_true", help="only recompile the locks")
+    parser.add_argument(
+        "--bench",
+        type=Path,
+        metavar="OUT",
+        help="run the pipeline benchmark (tests_ha/bench_pipeline.py) instead of the suite, "
+        "on the newest release unless --release says otherwise; its rows go to OUT (JSON)",
+    )
     args, pytest_args = parser.parse_known_args()
     if args.lock:
         lock()
         return
     STATE.mkdir(exist_ok=True)
+    wanted = args.release or ([RELEASES[-1].name] if args.bench else [r.name for r in RELEASES])
     for release in RELEASES:
-        if args.release is None or release.name in args.release:
+        if release.name in wanted:
             try:
-                run_release(release, pytest_args)
+                run_release(release, pytest_args, args.bench)
             except subprocess.CalledProcessError as err:
                 fail(f"Home Assistant {release.name}: {err.cmd[0]} exited {err.returncode}")
 

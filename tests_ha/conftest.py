@@ -67,11 +67,13 @@ class Microphone:
     """Called with the piece's index just before it is handed over (to inject faults)."""
     ended_at: float | None = None
     """Loop time at which the last piece was handed over."""
+    began_at: float | None = None
+    """Loop time at which the first sample was spoken (the first piece is due 10 ms later)."""
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The audio stream, paced in real time."""
         loop = asyncio.get_running_loop()
-        began = loop.time()
+        began = self.began_at = loop.time()
         for index, offset in enumerate(range(0, len(self.pcm) - HA_CHUNK + 1, HA_CHUNK)):
             due = began + (offset + HA_CHUNK) / SAMPLE_BYTES_PER_SECOND
             await asyncio.sleep(max(0.0, due - loop.time()))

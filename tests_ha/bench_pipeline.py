@@ -1,0 +1,97 @@
+"""A benchmark, not a test (collected only when named, by `script/test-ha --bench OUT`): end of
+speech → `stt-end` in Home Assistant's own assist pipeline, with the bridge's endpointing off
+and on, the simulator finishing at once and 150 ms late.
+
+Each bundled command plays through a microphone in real time (half a second of quiet, the
+command, 3 s of silence), three pipelines at a time, with Home Assistant's default
+finished-speaking detection. The end of speech is where the command's audio last rises above
+the energy floor (truebar_sim.fixtures.speech_end_seconds). Nothing here asserts a time: each
+configuration prints one line `HA_BENCH <json>` that the caller collects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import statistics
+
+import aiohttp
+import pytest
+from homeassistant.components.assist_pipeline.pipeline import (
+    PipelineEventType,
+    async_get_pipeline,
+    async_update_pipeline,
+)
+from homeassistant.const import __version__ as ha_version
+from homeassistant.core import HomeAssistant
+
+from tests.procs import Proc
+from tests.truebar_client import password_grant, stream_pcm
+from tests_ha.conftest import (
+    SAMPLE_BYTES_PER_SECOND,
+    Microphone,
+    ha_pieces,
+    own_bridge,
+    start_sim,
+)
+from tests_ha.test_home_assistant import PIPELINES_AT_ONCE, run_pipeline
+from truebar_sim.fixtures import load_fixtures, speech_end_seconds
+
+LEAD = 16000
+"""Half a second of quiet before the command (bytes)."""
+ROUNDS = 2
+
+
+@pytest.mark.parametrize("delay_ms", [0, 150])
+@pytest.mark.parametrize("endpointing", [False, True], ids=["off", "on"])
+async def test_end_of_speech_to_stt_end(
+    hass: HomeAssistant, processes: list[Proc], endpointing: bool, delay_ms: int
+) -> None:
+    sim = start_sim("--finished-delay", str(delay_ms / 1000))
+    processes.append(sim.proc)
+    env = {"TRUEBAR_ENDPOINTING": "true" if endpointing else "false"}
+    await own_bridge(hass, sim, processes, **env)
+    pipeline = async_get_pipeline(hass)
+    await async_update_pipeline(
+        hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
+    )
+    audio = [ha_pieces(fixture.pcm()) for fixture in load_fixtures()]
+    async with aiohttp.ClientSession() as http:
+        token = (await password_grant(http, sim.url))["access_token"]
+        direct = [(await stream_pcm(http, sim.url, token, pcm)).text for pcm in audio]
+    silence = bytes(3 * SAMPLE_BYTES_PER_SECOND)
+    latencies: list[float] = []
+    cut, vad_ended, errors = 0, 0, 0
+    items = list(zip(audio, direct, strict=True)) * ROUNDS
+    for start in range(0, len(items), PIPELINES_AT_ONCE):
+        batch = items[start : start + PIPELINES_AT_ONCE]
+        mics = [Microphone(bytes(LEAD) + pcm + silence) for pcm, _ in batch]
+        runs = await asyncio.gather(*(run_pipeline(hass, mic) for mic in mics))
+        for (pcm, expected), mic, events in zip(batch, mics, runs, strict=True):
+            kinds = [event.type for _, event in events]
+            errors += PipelineEventType.ERROR in kinds
+            vad_ended += PipelineEventType.STT_VAD_END in kinds
+            ends = [(at, e) for at, e in events if e.type is PipelineEventType.STT_END]
+            if not ends or mic.began_at is None:
+                continue
+            at, event = ends[0]
+            spoken = mic.began_at + LEAD / SAMPLE_BYTES_PER_SECOND + speech_end_seconds(pcm)
+            latencies.append(at - spoken)
+            text = (event.data or {}).get("stt_output", {}).get("text")
+            cut += text != expected
+    ordered = sorted(latencies)
+    row = {
+        "home_assistant": ha_version,
+        "endpointing": endpointing,
+        "finished_delay_ms": delay_ms,
+        "utterances": len(items),
+        "answered": len(latencies),
+        "errors": errors,
+        "vad_ended": vad_ended,
+        "not_as_direct": cut,
+        "p50": statistics.median(ordered) if ordered else None,
+        "p95": ordered[math.ceil(0.95 * len(ordered)) - 1] if ordered else None,
+        "max": ordered[-1] if ordered else None,
+    }
+    print("\nHA_BENCH " + json.dumps(row), flush=True)
