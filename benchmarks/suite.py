@@ -182,17 +182,29 @@ async def frame_sizes(sizes: Sizes) -> list[dict[str, Any]]:
     return rows
 
 
+ENDPOINTING_NEVER_ENDS = (
+    "--endpointing",
+    "--endpoint-silence-ms",
+    "5000",
+    "--endpoint-max-silence-ms",
+    "5000",
+)
+"""Endpointing on, with silences longer than the load's utterances: the detector hears speech
+in the load's noise now and then, and would end commands early (their byte count, the
+simulator's text, would then be short of what was sent)."""
+
+
 async def endpointing_cpu(sizes: Sizes) -> list[dict[str, Any]]:
     """The bridge's CPU with endpointing off and on, at Home Assistant load (the byte-counting
-    simulator, which sends interims too; quiet noise as audio, so the detector runs on every
-    frame and no command ends early: the per-chunk cost, not the early answers')."""
+    simulator, which sends interims too; noise as audio; the detector runs on every frame,
+    and no command ends early: the per-chunk cost, not the early answers')."""
     rows = []
     for repeat in range(sizes.capacity_repeats):
         for streams in sizes.endpointing_cpu_streams:
-            for flag in ("--no-endpointing", "--endpointing"):
+            for flags in (("--no-endpointing",), ENDPOINTING_NEVER_ENDS):
                 load = ha_load(streams, sizes.capacity_seconds, 3)
-                for row in await bridge_rows([load], extra=(flag,)):
-                    on = flag == "--endpointing"
+                for row in await bridge_rows([load], extra=flags):
+                    on = flags is ENDPOINTING_NEVER_ENDS
                     rows.append({**row, "endpointing": on, "repeat": repeat + 1})
     return rows
 

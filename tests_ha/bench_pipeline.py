@@ -3,7 +3,7 @@ speech → `stt-end` in Home Assistant's own assist pipeline, with the bridge's 
 and on, the simulator finishing at once and 150 ms late.
 
 Each bundled command plays through a microphone in real time (half a second of quiet, the
-command, 3 s of silence), three pipelines at a time, with Home Assistant's default
+command, 3 s of silence), one pipeline at a time (see AT_ONCE), with Home Assistant's default
 finished-speaking detection. The end of speech is where the command's audio last rises above
 the energy floor (truebar_sim.fixtures.speech_end_seconds). Nothing here asserts a time: each
 configuration prints one line `HA_BENCH <json>` that the caller collects.
@@ -35,12 +35,17 @@ from tests_ha.conftest import (
     own_bridge,
     start_sim,
 )
-from tests_ha.test_home_assistant import PIPELINES_AT_ONCE, run_pipeline
+from tests_ha.test_home_assistant import run_pipeline
 from truebar_sim.fixtures import load_fixtures, speech_end_seconds
 
 LEAD = 16000
 """Half a second of quiet before the command (bytes)."""
 ROUNDS = 2
+AT_ONCE = 1
+"""One pipeline at a time: the simulator's one pocketsphinx decoder serves every stream on one
+thread, so with three rooms speaking at once a stream's text waited for the others' decodes
+(up to about 0.2 s here, p95 510 ms at 3 at a time), which a real Truebar does not do; the
+target is for a simulator that finishes at once."""
 
 
 @pytest.mark.parametrize("delay_ms", [0, 150])
@@ -64,8 +69,8 @@ async def test_end_of_speech_to_stt_end(
     latencies: list[float] = []
     cut, vad_ended, errors = 0, 0, 0
     items = list(zip(audio, direct, strict=True)) * ROUNDS
-    for start in range(0, len(items), PIPELINES_AT_ONCE):
-        batch = items[start : start + PIPELINES_AT_ONCE]
+    for start in range(0, len(items), AT_ONCE):
+        batch = items[start : start + AT_ONCE]
         mics = [Microphone(bytes(LEAD) + pcm + silence) for pcm, _ in batch]
         runs = await asyncio.gather(*(run_pipeline(hass, mic) for mic in mics))
         for (pcm, expected), mic, events in zip(batch, mics, runs, strict=True):
