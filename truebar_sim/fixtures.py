@@ -57,8 +57,9 @@ class PauseFixture(Fixture):
     """The words before the pause."""
 
 
-def load_pause_fixtures() -> list[PauseFixture]:
-    """Return the bundled pause fixtures, in the order of pauses/pauses.json."""
+def load_pause_fixtures(languages: tuple[str, ...] | None = ("en",)) -> list[PauseFixture]:
+    """Return the bundled pause fixtures of these languages (None: all), in the order of
+    pauses/pauses.json. English by default: the simulator recognises English only."""
     folder = fixture_dir() / "pauses"
     listing = json.loads((folder / "pauses.json").read_text(encoding="utf-8"))
     return [
@@ -71,6 +72,7 @@ def load_pause_fixtures() -> list[PauseFixture]:
             before=item["before"],
         )
         for item in listing["fixtures"]
+        if languages is None or item["language"] in languages
     ]
 
 
