@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         "one (0: finals only at EOS; default: %(default)s)",
     )
     p.add_argument(
+        "--final-lookahead-ms",
+        type=int,
+        default=150,
+        help="the final at EOS drops words that end less than this long before the end of the "
+        "audio (a recogniser's right context; 0: keep every word; default: %(default)s)",
+    )
+    p.add_argument(
         "--final-max-ms",
         type=int,
         default=20000,
@@ -218,6 +225,7 @@ def run() -> None:
         interim_interval_ms=args.interim_interval_ms,
         final_pause_ms=args.final_pause_ms,
         final_max_ms=args.final_max_ms,
+        final_lookahead_ms=args.final_lookahead_ms,
     )
     faults = Faults(
         unauthorized_upgrades=args.unauthorized_upgrades,

@@ -17,21 +17,35 @@ CMN_START = "40.71,-3.90,-7.16,15.84,-10.24,0.75,-3.28,-17.01,0.72,-11.91,7.04,-
 """Cepstral means measured on the bundled fixtures; every segment is decoded from these."""
 
 
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word and where it lies in the stream (milliseconds of audio)."""
+
+    text: str
+    start_ms: int
+    end_ms: int
+
+
+def text_of(words: Sequence[Word]) -> str:
+    """The words joined by one space."""
+    return " ".join(word.text for word in words)
+
+
 class Recognizer(Protocol):
-    """One utterance's recogniser: fed 16 kHz mono s16le audio, asked for text."""
+    """One utterance's recogniser: fed 16 kHz mono s16le audio, asked for words."""
 
-    def feed(self, pcm: bytes) -> str | None:
-        """Take the next audio frame; return a final text when a pause in speech ends one."""
+    def feed(self, pcm: bytes) -> list[Word] | None:
+        """Take the next audio frame; return a final's words when a pause in speech ends one."""
 
-    def partial(self) -> str:
+    def partial(self) -> list[Word]:
         """Return the current best guess (for interims)."""
 
     def caught_up(self) -> bool:
         """True once per pause in speech, as soon as the best guess covers the speech before
         it (then an interim is due at once, as a streaming decoder's hypothesis catches up)."""
 
-    def finish(self) -> str:
-        """End the utterance and return the final text."""
+    def finish(self) -> list[Word]:
+        """End the utterance and return the final words."""
 
     def close(self) -> None:
         """Release what the recogniser holds (safe to call twice, or after finish)."""
@@ -39,26 +53,31 @@ class Recognizer(Protocol):
 
 @dataclass(slots=True)
 class ByteCounter:
-    """The cheap mode: the final text reports how many audio bytes arrived."""
+    """The cheap mode: the final text reports how many audio bytes arrived (its words carry
+    no usable times: every one spans the whole stream)."""
 
     received: int = 0
 
-    def feed(self, pcm: bytes) -> str | None:
+    def feed(self, pcm: bytes) -> list[Word] | None:
         """Count the bytes (no pauses in this mode)."""
         self.received += len(pcm)
         return None
 
-    def partial(self) -> str:
+    def _words(self) -> list[Word]:
+        length = self.received // 32
+        return [Word(text, 0, length) for text in (str(self.received), "bytes")]
+
+    def partial(self) -> list[Word]:
         """Report the bytes so far."""
-        return f"{self.received} bytes"
+        return self._words()
 
     def caught_up(self) -> bool:
         """Never: this mode has no speech."""
         return False
 
-    def finish(self) -> str:
+    def finish(self) -> list[Word]:
         """Report the exact byte total."""
-        return f"{self.received} bytes"
+        return self._words()
 
     def close(self) -> None:
         """Nothing to release."""
@@ -181,8 +200,10 @@ class SphinxRecognizer:
         pause_ms: int = 500,
         max_ms: int = 20000,
         complete: frozenset[str] = frozenset(),
+        lookahead_ms: int = 0,
     ) -> None:
         self._decoder: Any = decoder
+        self._lookahead_ms = lookahead_ms
         self._complete = complete
         """Whole phrases: once the committed words make one, the next words start afresh."""
         self._pauses = PauseDetector(pause_frames=pause_ms // 10) if pause_ms > 0 else None
@@ -199,8 +220,11 @@ class SphinxRecognizer:
         """Where in the command's audio the last loud 10 ms frame ends."""
         self._pause_told = True
         self._peak = 0.0
-        self._decoded: tuple[int, list[str]] = (0, [])
+        self._decoded: tuple[int, list[Word]] = (0, [])
         """(audio bytes read, words) of the last decode of this command."""
+        self._base_ms = 0
+        """Where the current command's audio begins in the stream (ms): word times are the
+        stream's, as Truebar's are."""
 
     def _listen(self) -> None:
         end = len(self._audio) - len(self._audio) % 320
@@ -213,7 +237,7 @@ class SphinxRecognizer:
                 self._pause_told = False
             self._scanned = end
 
-    def _decode(self) -> list[str]:
+    def _decode(self) -> list[Word]:
         if self._decoder is None or not any(self._audio):
             return []
         size = len(self._audio)  # nothing loud (quiet speech): all of it
@@ -223,24 +247,25 @@ class SphinxRecognizer:
             return self._decoded[1]
         decode_once(self._decoder, primer())  # the same state before every decode
         hyp = decode_once(self._decoder, bytes(self._audio[:size]))
-        words = str(hyp.hypstr).split() if hyp is not None else []
+        words = timed_words(self._decoder, hyp, self._base_ms, size // 32)
         self._decoded = (size, words)
         return words
 
-    def _commit(self) -> str:
+    def _commit(self) -> list[Word]:
         """The words of the utterance beyond those already final, now final too."""
         words = self._decode()
         new = words[self._committed :]
         self._committed = max(self._committed, len(words))
         self._segment_bytes = 0
-        if " ".join(words) in self._complete:  # a whole command: the next one starts afresh
+        if text_of(words) in self._complete:  # a whole command: the next one starts afresh
+            self._base_ms += len(self._audio) // 32
             self._audio.clear()
             self._committed, self._scanned, self._loud_end, self._peak = 0, 0, None, 0.0
             self._decoded = (0, [])
-        return " ".join(new)
+        return new
 
-    def feed(self, pcm: bytes) -> str | None:
-        """Take the next frame; at a pause, return the segment's final text."""
+    def feed(self, pcm: bytes) -> list[Word] | None:
+        """Take the next frame; at a pause, return the segment's final words."""
         self._audio += pcm
         self._listen()
         self._segment_bytes += len(pcm)
@@ -248,9 +273,9 @@ class SphinxRecognizer:
         forced = self._max_bytes is not None and self._segment_bytes >= self._max_bytes
         return self._commit() if paused or forced else None
 
-    def partial(self) -> str:
+    def partial(self) -> list[Word]:
         """Return the current segment's best guess so far."""
-        return " ".join(self._decode()[self._committed :])
+        return self._decode()[self._committed :]
 
     def caught_up(self) -> bool:
         """True once TAIL_BYTES of silence followed the last loud frame (once per pause)."""
@@ -261,16 +286,43 @@ class SphinxRecognizer:
         self._pause_told = True
         return True
 
-    def finish(self) -> str:
-        """Decode what is left and give the text."""
-        text = self._commit()
+    def finish(self) -> list[Word]:
+        """Decode what is left and give its words, less those too close to the end of the
+        audio to be committed (see SimSettings.final_lookahead_ms)."""
+        heard_to = self._base_ms + len(self._audio) // 32 - self._lookahead_ms
+        words = [word for word in self._commit() if word.end_ms <= heard_to]
         self.close()
-        return text
+        return words
 
     def close(self) -> None:
         """Let go of the shared decoder (safe to call twice)."""
         self._decoder = None
         self._audio.clear()
+
+
+_ALTERNATE = re.compile(r"\(\d+\)$")
+
+
+def timed_words(decoder: Any, hyp: Any, base_ms: int, length_ms: int) -> list[Word]:
+    """The hypothesis' words with their times from the decoder's segmentation (10 ms frames),
+    in stream time (`base_ms` is where the decoded audio began). Silence, fillers and sentence
+    marks are left out, alternate pronunciations ("the(2)") lose their mark. Should the
+    segmentation disagree with the hypothesis, every word spans the decoded audio."""
+    text = str(hyp.hypstr).split() if hyp is not None else []
+    if not text:
+        return []
+    words = [
+        Word(
+            _ALTERNATE.sub("", seg.word),
+            base_ms + 10 * seg.start_frame,
+            base_ms + 10 * (seg.end_frame + 1),
+        )
+        for seg in decoder.seg()
+        if not seg.word.startswith(("<", "[", "+"))
+    ]
+    if [word.text for word in words] != text:
+        return [Word(word, base_ms, base_ms + length_ms) for word in text]
+    return words
 
 
 def decode_once(decoder: Any, pcm: bytes) -> Any:

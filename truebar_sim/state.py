@@ -113,3 +113,8 @@ class SimSettings:
     (0: no finals at pauses, only at EOS)."""
     final_max_ms: int = 20000
     """A final at least every this much audio of one segment, pause or not (0: never)."""
+    final_lookahead_ms: int = 150
+    """The final at EOS commits only words that end at least this long before the end of the
+    audio received: a streaming recogniser needs audio after a word to commit it (its right
+    context), so an EOS too soon after the last word loses that word from the final, though
+    an interim showed it."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from .recognizer import ByteCounter, Recognizer, SphinxRecognizer
+from .recognizer import ByteCounter, Recognizer, SphinxRecognizer, Word, text_of
 from .stages import find_option
 from .state import RecognitionMode
 
@@ -193,7 +193,11 @@ class StreamSession:
             return ByteCounter()
         settings, decoder = self._state.settings, self._state.decoder
         return SphinxRecognizer(
-            decoder.get(), settings.final_pause_ms, settings.final_max_ms, decoder.complete
+            decoder.get(),
+            settings.final_pause_ms,
+            settings.final_max_ms,
+            decoder.complete,
+            settings.final_lookahead_ms,
         )
 
     async def _audio(self, frame: bytes) -> None:
@@ -223,24 +227,30 @@ class StreamSession:
         if not (due or caught_up):
             return
         self._since_interim = 0
-        text = self._recognizer.partial() if self._recognizer else ""
-        if text:  # again if unchanged: the client learns the text is still current
-            self._interim_text = text
-            await self.send(self._segment(text.split(), final=False))
+        words = self._recognizer.partial() if self._recognizer else []
+        if words:  # again if unchanged: the client learns the text is still current
+            self._interim_text = text_of(words)
+            await self.send(self._segment(words, final=False))
 
-    def _segment(self, words: list[str], final: bool, left: bool = False) -> dict[str, Any]:
-        length = self._received // 32
+    def _segment(self, words: list[Word], final: bool, left: bool = False) -> dict[str, Any]:
+        """A TEXT_SEGMENT whose tokens carry their words' times in the stream (as Kaldi's
+        word alignment gives them); the segment spans the stream so far."""
         tokens = [
             {
-                "text": word,
+                "text": word.text,
                 "isLeftHanded": left,
                 "isRightHanded": False,
-                "startOffsetMs": 0,
-                "endOffsetMs": length,
+                "startOffsetMs": word.start_ms,
+                "endOffsetMs": word.end_ms,
             }
             for word in words
         ]
-        segment = {"isFinal": final, "startTimeMs": 0, "endTimeMs": length, "tokens": tokens}
+        segment = {
+            "isFinal": final,
+            "startTimeMs": words[0].start_ms if words else 0,
+            "endTimeMs": self._received // 32,
+            "tokens": tokens,
+        }
         return {"type": "TEXT_SEGMENT", "textSegment": segment}
 
     async def _finish(self, eos_at: float) -> None:
@@ -263,23 +273,25 @@ class StreamSession:
         self._state.counters.sessions_finished += 1
         await self._ws.close(code=WSCloseCode.OK)
 
-    async def _send_finals(self, text: str) -> None:
-        """Commit a segment's text: send it as final segment(s) and record it."""
-        if text:
-            self._record["text"] = f"{self._record.get('text', '')} {text}".strip()
+    async def _send_finals(self, words: list[Word]) -> None:
+        """Commit a segment's words: send them as final segment(s) and record the text."""
+        if words:
+            self._record["text"] = f"{self._record.get('text', '')} {text_of(words)}".strip()
         self._interim_text = ""
-        for segment in self._final_segments(text, self._state.faults.split_finals):
+        for segment in self._final_segments(words, self._state.faults.split_finals):
             await self.send(segment)
 
-    def _final_segments(self, text: str, split: bool) -> list[dict[str, Any]]:
-        words = text.split()
+    def _final_segments(self, words: list[Word], split: bool) -> list[dict[str, Any]]:
         if not words:
             return []
         if self._punctuate:
-            words[0] = words[0][:1].upper() + words[0][1:]
+            first = words[0]
+            capital = Word(first.text[:1].upper() + first.text[1:], first.start_ms, first.end_ms)
+            words = [capital, *words[1:]]
         groups = [[word] for word in words] if split else [words]
         segments = [self._segment(group, final=True) for group in groups]
         if self._punctuate:
-            full_stop = self._segment(["."], final=True, left=True)["textSegment"]["tokens"]
-            segments[-1]["textSegment"]["tokens"] += full_stop
+            end = words[-1].end_ms
+            stop = self._segment([Word(".", end, end)], final=True, left=True)
+            segments[-1]["textSegment"]["tokens"] += stop["textSegment"]["tokens"]
         return segments
