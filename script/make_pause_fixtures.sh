@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate the pause fixtures in truebar_sim/fixtures/pauses from pauses.json: each command is
 # spoken in two parts with a pause of pause_ms between them ("set a timer for ... five
-# minutes"), or followed by background noise instead of silence (kind "noise").
+# minutes"), or followed by background noise instead of silence (kind "noise"), or whole with
+# no pause (kind "late_words").
 # Needs Debian's espeak-ng and sox (apt-get install espeak-ng sox) and python3.
 #   bash script/make_pause_fixtures.sh [FILE.wav ...]   only those
 # A fixture's "voice" overrides the language's espeak-ng voice (see script/make_fixtures.sh).
@@ -24,7 +25,10 @@ speak() {  # speak LANGUAGE TEXT OUT: 16 kHz mono s16le
 while IFS=$'\t' read -r file language kind before after pause_ms voice; do
   if [ $# -gt 0 ] && [[ " $* " != *" $file "* ]]; then continue; fi
   speak "$voice" "$before" "$tmp/a.wav"
-  if [ "$kind" = noise ]; then
+  if [ "$kind" = late_words ]; then
+    # Spoken whole, as make_fixtures.sh does: 0.3 s of silence before, 0.5 s after.
+    sox "$tmp/a.wav" "$dir/$file" pad 0.3 0.5
+  elif [ "$kind" = noise ]; then
     # 1.5 s of quiet brown noise (a fan, a fridge) where silence would be: about -45 dBFS.
     sox -n -r 16000 -c 1 -b 16 -e signed-integer "$tmp/noise.wav" synth 1.5 brownnoise vol 0.02
     sox "$tmp/a.wav" "$tmp/noise.wav" "$tmp/joined.wav"

@@ -77,5 +77,8 @@ def load_pause_fixtures(languages: tuple[str, ...] | None = ("en",)) -> list[Pau
 
 
 def default_phrases() -> list[str]:
-    """Return the phrase list the simulator recognises by default."""
-    return [fixture.text for fixture in load_fixtures()]
+    """Return the phrase list the simulator recognises by default: every English command of
+    the bundled fixtures, whole and with pauses."""
+    phrases = [fixture.text for fixture in load_fixtures()]
+    phrases += [f.text for f in load_pause_fixtures() if f.text not in phrases]
+    return phrases
