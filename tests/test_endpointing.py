@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from truebar_sim.fixtures import load_fixtures, load_pause_fixtures
 from wyoming_truebar.endpointing import (
     CONTINUATION_WORDS,
+    MODIFIER_WORDS,
+    QUESTION_OPENERS,
     Ending,
     Endpointer,
     EndpointRules,
@@ -21,17 +25,23 @@ SILENCE = bytes(2 * 32000)
 RULES = EndpointRules(300, 1000, CONTINUATION_WORDS["en"])
 
 
-def run(pcm: bytes, rules: EndpointRules, text_at: dict[int, tuple[str, bool]]) -> Endpointer:
+Text = tuple[str, bool] | tuple[str, bool, int | None]
+"""(text, final) — its last word ending where the speech ends — or (text, final, end_ms)."""
+
+
+def run(pcm: bytes, rules: EndpointRules, text_at: Mapping[int, Text]) -> Endpointer:
     """Feed audio in 10 ms chunks; at chunk index i hand over text_at[i]; stop at a decision.
     Truebar repeats its latest text every 250 ms (as the simulator's interims do)."""
     endpointer = Endpointer(rules, earshot_vad())
-    latest: tuple[str, bool] | None = None
+    spoken_to = speech_end_chunk(pcm) * 10
+    latest: tuple[str, bool, int | None] | None = None
     for index, offset in enumerate(range(0, len(pcm), CHUNK)):
         if index in text_at:
-            latest = text_at[index]
+            given = text_at[index]
+            latest = (given[0], given[1], given[2] if len(given) == 3 else spoken_to)
             endpointer.text(*latest)
         elif latest is not None and index % 25 == 0:
-            endpointer.text(latest[0], False)
+            endpointer.text(latest[0], False, latest[2])
         if endpointer.feed(pcm[offset : offset + CHUNK]) is not None:
             break
     return endpointer
@@ -133,6 +143,75 @@ def test_background_noise_after_a_command_counts_as_silence(fixture: object) -> 
     pcm = fixture.pcm()  # type: ignore[attr-defined]
     heard = run(pcm, RULES, {0: (fixture.text, False)})  # type: ignore[attr-defined]
     assert heard.decision is Ending.SILENCE_AND_TEXT
+
+
+def test_text_that_does_not_cover_the_speech_never_ends_on_the_short_silence() -> None:
+    """ "what time" whose last word ended long before the speech did ("is it" unheard yet):
+    the short silence is not enough; Truebar's final after the speech is."""
+    pcm = load_fixtures()[0].pcm() + SILENCE
+    end = speech_end_chunk(pcm)
+    early_word_end = end * 10 - 450
+    heard = run(pcm, RULES, {end: ("turn on the kitchen", False, early_word_end)})
+    assert heard.decision is Ending.LONG_SILENCE
+    assert heard.covering_text == ""
+    texts: dict[int, Text] = {
+        end: ("turn on the kitchen", False, early_word_end),
+        end + 50: ("turn on the kitchen", True, early_word_end),
+    }
+    heard = run(pcm, RULES, texts)
+    assert heard.decision is Ending.TRUEBAR_FINAL
+    assert heard.now_ms >= (end + 50) * 10
+
+
+def test_text_with_no_word_times_falls_back_to_truebars_final_or_the_long_silence() -> None:
+    pcm = load_fixtures()[0].pcm() + SILENCE
+    end = speech_end_chunk(pcm)
+    heard = run(pcm, RULES, {end: ("turn on the kitchen light", False, None)})
+    assert heard.decision is Ending.LONG_SILENCE
+    assert heard.untimed
+    heard = run(pcm, RULES, {end + 30: ("turn on the kitchen light", True, None)})
+    assert heard.decision is Ending.TRUEBAR_FINAL
+
+
+@pytest.mark.parametrize(
+    ("text", "waits"),
+    [
+        ("turn off the bedroom", True),  # a room word: a noun may follow
+        ("lock the front", True),
+        ("is the back door", True),  # a yes/no question: its predicate may follow
+        ("turn off the bedroom light", False),
+        ("play some music in the office", False),
+        ("prižgi luč v dnevni", True),
+        ("prižgi luč v dnevni sobi", False),
+    ],
+)
+def test_a_pause_after_a_modifier_or_in_a_question_waits_the_modifier_silence(
+    text: str, waits: bool
+) -> None:
+    pcm = load_fixtures()[0].pcm() + SILENCE
+    language = "sl" if text.startswith("prižgi") else "en"
+    rules = EndpointRules(
+        250,
+        1000,
+        CONTINUATION_WORDS[language],
+        modifiers=MODIFIER_WORDS[language],
+        openers=QUESTION_OPENERS[language],
+        modifier_silence_ms=650,
+    )
+    heard = run(pcm, rules, {speech_end_chunk(pcm): (text, False)})
+    assert heard.decision is Ending.SILENCE_AND_TEXT
+    assert heard.speech_end_ms is not None
+    silence = heard.now_ms - heard.speech_end_ms
+    assert (silence >= 650) is waits, silence
+
+
+def test_no_early_end_comes_before_the_tail() -> None:
+    pcm = load_fixtures()[0].pcm() + SILENCE
+    rules = EndpointRules(100, 1000, CONTINUATION_WORDS["en"], tail_ms=300, stable_ms=0)
+    heard = run(pcm, rules, {speech_end_chunk(pcm): ("turn on the kitchen light", False)})
+    assert heard.decision is Ending.SILENCE_AND_TEXT
+    assert heard.speech_end_ms is not None
+    assert heard.now_ms - heard.speech_end_ms >= 300
 
 
 @pytest.mark.parametrize(

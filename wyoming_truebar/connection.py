@@ -60,7 +60,7 @@ class Connection(asyncio.BufferedProtocol):
         self._refusal = refusal
         self._loop = asyncio.get_running_loop()
         self._parser = EventParser(ctx.settings.max_event_bytes)
-        self._handler = BridgeHandler(ctx, self.write, self.fail)
+        self._handler = BridgeHandler(ctx, self.write, self.fail, lambda: self._parser.version)
         self._transport: asyncio.ReadTransport | None = None
         self._out: asyncio.WriteTransport | None = None
         self._state = State.OPEN

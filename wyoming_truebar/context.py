@@ -37,6 +37,8 @@ class BridgeContext:
     metrics: Metrics = field(init=False)
     ws_proxy: Proxy | None = field(init=False)
     """The environment's proxy for the WebSocket URL, looked up once."""
+    said_untimed: bool = False
+    """The log has said that Truebar's segments carry no word times (said once)."""
 
     def __post_init__(self) -> None:
         self.ws_proxy = proxy_for(self.settings.stt_ws_url)

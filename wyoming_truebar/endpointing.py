@@ -1,18 +1,26 @@
 """End-of-command detection (pure): a voice activity detector on the audio, and Truebar's
-running text, decide when a live command is over, sooner than the client's silence timer.
+running text with its word times, decide when a live command is over, sooner than the
+client's silence timer, and never at the cost of a word.
 
 The endpointer keeps no clock but the audio's own: it is fed 16 kHz mono s16le audio and the
-text Truebar has recognised so far, and answers how the command ended, if it has. Its rules:
-speech was heard (at least `min_speech_ms`), and then
-- `silence_ms` of silence passed, the text is non-empty, unchanged for the last `stable_ms`,
-  and does not end in a word that announces more ("for", "the", "uh"; per language), and Truebar has
-  sent text since the speech ended (`text_lag_ms` later: so the text has caught up with the
-  last words; `paused` tells the caller when the speech stops, to send Truebar the last words
-  at once) — SILENCE_AND_TEXT;
-- or Truebar sent a final after the speech ended, the text is complete in the same sense, and
-  `final_silence_ms` of silence followed — TRUEBAR_FINAL;
-- or `max_silence_ms` of silence passed, whatever the text — LONG_SILENCE.
-A language with no word list ends on the long silence only.
+text Truebar has recognised so far (with where, in the stream, its last word ends), and
+answers how the command ended, if it has. Its rules, once speech was heard (at least
+`min_speech_ms`):
+- SILENCE_AND_TEXT: a short silence passed (`silence_ms`; `modifier_silence_ms` after a word
+  that often modifies a following noun, "the bedroom …", or in a question that opens with an
+  auxiliary, "is the back door …"), the text is non-empty, unchanged for `stable_ms`, does
+  not end in a word that announces more ("for", "the", "uh"; per language), and *covers the
+  speech*: its last word ends within `cover_margin_ms` of the detector's end of speech (the
+  recogniser has heard the last words, not only the first ones), and Truebar has sent text
+  since the speech ended;
+- TRUEBAR_FINAL: Truebar sent a final after the speech ended (its own endpoint: what it
+  commits then is what EOS would give), the text is complete in the same sense, and
+  `final_silence_ms` (or the modifier silence) followed;
+- LONG_SILENCE: `max_silence_ms` of silence passed, whatever the text.
+Every early end waits at least `tail_ms` after the speech, so that much audio after the
+last word reaches Truebar before EOS (a recogniser needs it to commit the last word).
+Without usable word times (`untimed`) the first rule never fires: only Truebar's final or the
+long silence end a command. A language with no word list ends on the long silence only.
 """
 
 from __future__ import annotations
@@ -75,6 +83,38 @@ CONTINUATION_WORDS: Mapping[str, frozenset[str]] = {
 }
 """Per language (the code before any region): the words a complete command does not end in."""
 
+MODIFIER_WORDS: Mapping[str, frozenset[str]] = {
+    # Rooms, places and parts that often name the kind of a following noun ("the bedroom …
+    # light", "the front … door"): a pause after them is often a pause inside a noun phrase.
+    "en": _words(
+        "bedroom bathroom kitchen living dining guest kids master laundry utility hall hallway "
+        "front back side rear garage garden patio porch basement attic upstairs downstairs "
+        "ceiling floor wall desk table bedside room main outdoor indoor"
+    ),
+    "sl": _words(
+        "dnevni dnevna dnevno dnevne spalni spalna spalno spalne kuhinjski kuhinjska kuhinjsko "
+        "kuhinjske kopalniški kopalniška kopalniško sprednji sprednja sprednje sprednjo zadnji "
+        "zadnja zadnje zadnjo vhodni vhodna vhodno vhodnih garažni garažna garažno garažnih "
+        "stropni stropna stropno stenski stenska stensko otroški otroška otroško delovni "
+        "delovna delovno zunanji zunanja zunanje notranji notranja notranje glavni glavna "
+        "glavno"
+    ),
+    "de": _words(
+        "vordere vorderen hintere hinteren obere oberen untere unteren linke linken rechte "
+        "rechten große großen kleine kleinen"
+    ),
+}
+"""Per language: words after which a pause waits `modifier_silence_ms`."""
+
+QUESTION_OPENERS: Mapping[str, frozenset[str]] = {
+    # A yes/no question ends in its predicate ("is the back door … locked"): the words before
+    # it look like a whole noun phrase, so the pause before the predicate waits longer.
+    "en": _words("is are was were am do does did can could will would should has have had"),
+    "sl": _words("ali a"),
+    "de": _words("ist sind war waren hast hat haben kannst kann können wird werden"),
+}
+"""Per language: first words of a question whose end the words alone do not show."""
+
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 
 
@@ -82,6 +122,17 @@ def last_word(text: str) -> str:
     """The text's last word, lower-cased, punctuation ignored ("" if none)."""
     words = _WORD.findall(text.lower())
     return words[-1] if words else ""
+
+
+def first_word(text: str) -> str:
+    """The text's first word, lower-cased, punctuation ignored ("" if none)."""
+    found = _WORD.search(text.lower())
+    return found.group(0) if found else ""
+
+
+def word_count(text: str) -> int:
+    """How many words the text has (punctuation ignored)."""
+    return len(_WORD.findall(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +143,18 @@ class EndpointRules:
     max_silence_ms: float
     words: frozenset[str] | None
     """Words the text may not end in; None: the language has no list (long silence only)."""
+    modifiers: frozenset[str] = frozenset()
+    """Words after which a pause waits `modifier_silence_ms` (MODIFIER_WORDS)."""
+    openers: frozenset[str] = frozenset()
+    """First words of a question that waits `modifier_silence_ms` (QUESTION_OPENERS)."""
+    modifier_silence_ms: float = 650.0
+    tail_ms: float = 150.0
+    """Audio after the end of speech that goes to Truebar before EOS (every early end waits
+    at least this long)."""
+    cover_margin_ms: float = 200.0
+    """How far before the detector's end of speech the text's last word may end and still
+    cover the speech: the detector hears the end 50-70 ms late, and a word's time is the
+    recogniser's own alignment; a last word that ends earlier means words are missing."""
     min_speech_ms: float = 100.0
     final_silence_ms: float = 100.0
     stable_ms: float = 150.0
@@ -110,11 +173,24 @@ class EndpointRules:
         word = last_word(text)
         return bool(word) and word not in self.words
 
+    def wait_ms(self, text: str, after_final: bool) -> float | None:
+        """The silence after which the text may end the command (None: it may not)."""
+        if not self.complete(text):
+            return None
+        wait = self.final_silence_ms if after_final else self.silence_ms
+        if last_word(text) in self.modifiers or first_word(text) in self.openers:
+            wait = max(wait, self.modifier_silence_ms)
+        return max(wait, self.tail_ms)
 
-def word_list(language: str, overrides: Mapping[str, frozenset[str]]) -> frozenset[str] | None:
-    """The continuation words of a language (`en-US` → `en`), overrides first."""
+
+def word_list(
+    language: str,
+    overrides: Mapping[str, frozenset[str]],
+    builtin: Mapping[str, frozenset[str]] = CONTINUATION_WORDS,
+) -> frozenset[str] | None:
+    """A language's words from a table (`en-US` → `en`), overrides first."""
     base = language.lower().replace("_", "-").split("-")[0]
-    for table in (overrides, CONTINUATION_WORDS):
+    for table in (overrides, builtin):
         if language.lower() in table:
             return table[language.lower()]
         if base in table:
@@ -127,6 +203,7 @@ class Endpointer:
 
     __slots__ = (
         "_carry",
+        "_end_ms",
         "_final_at",
         "_heard_at",
         "_quiet",
@@ -135,10 +212,12 @@ class Endpointer:
         "_text",
         "_text_at",
         "_vad",
+        "covering_text",
         "decision",
         "now_ms",
         "paused",
         "speech_end_ms",
+        "untimed",
     )
 
     def __init__(self, rules: EndpointRules, vad: Vad) -> None:
@@ -148,6 +227,8 @@ class Endpointer:
         self._speech_ms = 0.0
         self._text = ""
         self._text_at = 0.0
+        self._end_ms: int | None = None
+        """Where the running text's last word ends in the stream (None: unknown)."""
         self._final_at: float | None = None
         self._heard_at = -1.0
         self._quiet = 0
@@ -160,6 +241,11 @@ class Endpointer:
         self.speech_end_ms: float | None = None
         """Where in the audio the last speech frame ended (None: no speech yet)."""
         self.decision: Ending | None = None
+        self.untimed = False
+        """Text came without usable word times: the short-silence rule is off."""
+        self.covering_text = ""
+        """The latest running text whose last word covered the speech so far (the caller
+        compares Truebar's final with it: words lost at finalisation)."""
 
     def feed(self, pcm: bytes) -> Ending | None:
         """Take the next 16 kHz mono s16le audio; return the ending once there is one."""
@@ -186,13 +272,26 @@ class Endpointer:
                     break
         return self.decision
 
-    def text(self, text: str, final: bool) -> None:
-        """Take what Truebar has recognised so far (committed text and the interim)."""
+    def text(self, text: str, final: bool, end_ms: int | None = None) -> None:
+        """Take what Truebar has recognised so far (committed text and the interim), and
+        where its last word ends in the stream (None: no usable word times)."""
         self._heard_at = self.now_ms
         if text != self._text:
             self._text, self._text_at = text, self.now_ms
         if final:
             self._final_at = self.now_ms
+        if end_ms is None and text:
+            self.untimed = True
+        self._end_ms = end_ms
+        if self._covers():
+            self.covering_text = text
+
+    def _covers(self) -> bool:
+        """Whether the running text's last word reaches the end of speech (see the module)."""
+        end, speech_end = self._end_ms, self.speech_end_ms
+        if end is None or speech_end is None or self.untimed:
+            return False
+        return end >= speech_end - self._rules.cover_margin_ms
 
     def _check(self) -> Ending | None:
         rules, end = self._rules, self.speech_end_ms
@@ -201,11 +300,14 @@ class Endpointer:
         silence = self.now_ms - end
         if silence >= rules.max_silence_ms:
             self.decision = Ending.LONG_SILENCE
-        elif rules.complete(self._text) and self._heard_at >= end + rules.text_lag_ms:
-            if self._final_at is not None and self._final_at >= end:
-                if silence >= rules.final_silence_ms:
-                    self.decision = Ending.TRUEBAR_FINAL
-            elif silence >= rules.silence_ms and self.now_ms - self._text_at >= rules.stable_ms:
+        elif self._heard_at >= end + rules.text_lag_ms:
+            after_final = self._final_at is not None and self._final_at >= end
+            wait = rules.wait_ms(self._text, after_final)
+            if wait is None or silence < wait:
+                return None
+            if after_final:
+                self.decision = Ending.TRUEBAR_FINAL
+            elif self.now_ms - self._text_at >= rules.stable_ms and self._covers():
                 self.decision = Ending.SILENCE_AND_TEXT
         return self.decision
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from wyoming.asr import Transcribe, Transcript
@@ -19,7 +18,7 @@ from wyoming.event import Event
 
 from .audio import AudioConverter
 from .context import BridgeContext
-from .endpointing import Ending, Endpointer, EndpointRules, earshot_vad, word_list
+from .endpointing import Ending, Endpointer, earshot_vad, word_count
 from .errors import (
     BridgeError,
     BusyError,
@@ -28,6 +27,7 @@ from .errors import (
     UtteranceTooLongError,
 )
 from .languages import PROGRAM_NAME, Choice
+from .live import Pace, reads_early, rules_for
 from .streaming import TranscriptStream
 from .truebar import TruebarSession
 from .wyoming_io import encode_event
@@ -42,41 +42,8 @@ Fail = Callable[[BridgeError], None]
 """Ends the connection with an error (written, then a lingering close)."""
 Step = Coroutine[Any, Any, bool]
 """An asynchronous step of the handler; its result False ends the connection."""
-PACE_MARK = 0.125
-"""Seconds between the marks by which the pace of the client's audio is judged."""
-PACE_WINDOW = 0.4
-"""Seconds of marks (at least) over which audio must come no faster than real time..."""
-PACE_LIVE = 1.3
-"""... within this factor, for the audio to count as live (a microphone, not a recording)."""
-
-
-@dataclass(slots=True)
-class Pace:
-    """Whether a client's audio arrives in real time (live) or faster (a recording).
-
-    Marks of (loop time, seconds of audio) are taken every PACE_MARK over the last second.
-    Live means: over at least PACE_WINDOW of wall time, no more than PACE_LIVE seconds of
-    audio came per second. A recording sent at full speed never is; a live stream that began
-    with a burst (a satellite's buffered wake-word audio) is again once the burst has left
-    the window.
-    """
-
-    marks: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=8))
-    next_mark: float = 0.0
-
-    def add(self, now: float, audio_seconds: float) -> None:
-        """Note the audio received by now (the per-chunk cost: one comparison)."""
-        if now >= self.next_mark:
-            self.marks.append((now, audio_seconds))
-            self.next_mark = now + PACE_MARK
-
-    def live(self, now: float, audio_seconds: float) -> bool:
-        """Whether the audio has come in real time lately."""
-        if not self.marks:
-            return False
-        since, audio_then = self.marks[0]
-        elapsed = now - since
-        return elapsed >= PACE_WINDOW and audio_seconds - audio_then <= PACE_LIVE * elapsed
+ClientVersion = Callable[[], str | None]
+"""The Wyoming version the client's latest event header said (None: none)."""
 
 
 def audio_format(
@@ -123,6 +90,9 @@ class Utterance:
     """Loop time at which speech ended, as the voice activity detector heard it (else 0)."""
     released: bool = False
     """Its Truebar session is closed and its place among max_sessions given back."""
+    first_audio: float = 0.0
+    """Loop time of the first audio chunk (0 until then): with the audio's length, when the
+    audio would have ended had it been spoken live."""
 
     def audio_seconds(self) -> float:
         """Seconds of the client's audio so far."""
@@ -141,10 +111,13 @@ def speech_end(utt: Utterance, now: float) -> float:
 class BridgeHandler:
     """Serves one client's events; raises BridgeError for anything that ends the connection."""
 
-    def __init__(self, ctx: BridgeContext, write: Write, fail: Fail) -> None:
+    def __init__(
+        self, ctx: BridgeContext, write: Write, fail: Fail, version: ClientVersion | None = None
+    ) -> None:
         self._ctx = ctx
         self._write = write
         self._fail = fail
+        self._version = version
         self._request: Transcribe | None = None
         self._utterance: Utterance | None = None
         self.label = "connection"
@@ -254,25 +227,30 @@ class BridgeHandler:
         )
         self._utterance = utt
         if self._endpointing_wanted():
-            utt.endpointer = Endpointer(self._rules(choice.language), earshot_vad())
+            utt.endpointer = Endpointer(rules_for(ctx.settings, choice.language), earshot_vad())
             utt.pace = Pace()
             session.on_text = utt.endpointer.text
         session.start()
         _LOGGER.debug("%s: utterance started (%s)", self.label, choice.tag)
 
     def _endpointing_wanted(self) -> bool:
-        """Endpointing is on in the settings, and the client did not opt out."""
+        """Endpointing is on in the settings, the client did not opt out, and it can take an
+        early answer (its context may ask for endpointing whatever its version says)."""
+        if not self._ctx.settings.endpointing:
+            return False
         context = self._request.context if self._request is not None else None
-        opted_out = isinstance(context, dict) and context.get("endpointing") is False
-        return self._ctx.settings.endpointing and not opted_out
-
-    def _rules(self, language: str) -> EndpointRules:
-        s = self._ctx.settings
-        return EndpointRules(
-            s.endpoint_silence_ms,
-            s.endpoint_max_silence_ms,
-            word_list(language, dict(s.endpoint_words)),
+        asked = context.get("endpointing") if isinstance(context, dict) else None
+        if isinstance(asked, bool):
+            return asked
+        version = self._version() if self._version is not None else None
+        if reads_early(version):
+            return True
+        _LOGGER.debug(
+            "%s: not endpointed: a wyoming %s client reads only after audio-stop",
+            self.label,
+            version,
         )
+        return False
 
     def _audio_start(self, event: Event) -> None:
         if self._utterance is None:
@@ -307,6 +285,8 @@ class BridgeHandler:
                 self._set_format(*fmt)
             utt.format_data = data
         payload = event.payload or b""
+        if not utt.input_bytes:
+            utt.first_audio = asyncio.get_running_loop().time()
         utt.input_bytes += len(payload)
         if utt.input_bytes > utt.max_input_bytes:
             raise UtteranceTooLongError(
@@ -363,10 +343,13 @@ class BridgeHandler:
             )
 
     def _stop_audio(self, utt: Utterance) -> None:
-        """The audio is complete: the rest of it and EOS go out now."""
+        """The audio is complete: the rest of it and EOS go out now. The answer budget runs
+        from now, or from when the audio would have ended had it come live, if later (a
+        recording sent at full speed: Truebar still has its length to decode)."""
         if utt.converter is not None:
             utt.session.send(utt.converter.flush())
-        utt.session.end_audio()
+        live_end = utt.first_audio + utt.audio_seconds() if utt.first_audio else 0.0
+        utt.session.end_audio(live_end)
         utt.stopped = asyncio.get_running_loop().time()
 
     def _audio_stop(self) -> Step:
@@ -432,6 +415,29 @@ class BridgeHandler:
             shown,
         )
         _LOGGER.debug("%s: transcript text: %r", self.label, text)
+        if utt.endpointer is not None:
+            self._check_words(utt.endpointer, text)
+
+    def _check_words(self, heard: Endpointer, text: str) -> None:
+        """Say when Truebar's final has fewer words than its last interim that covered the
+        speech (a recogniser's finalisation drops words it had heard), and when its tokens
+        carried no word times (the bridge then ends commands on its final or the long
+        silence only; said once per process)."""
+        lost = word_count(heard.covering_text) - word_count(text)
+        if lost > 0:
+            self._ctx.metrics.words_lost.inc()
+            _LOGGER.info(
+                "%s: Truebar's final has %d word(s) fewer than its interim that covered the speech",
+                self.label,
+                lost,
+            )
+        if heard.untimed and not self._ctx.said_untimed:
+            self._ctx.said_untimed = True
+            _LOGGER.info(
+                "%s: Truebar's text segments carry no usable word times: endpointing ends a "
+                "command only on Truebar's final or on endpoint_max_silence_ms of silence",
+                self.label,
+            )
 
     def _record(self, utt: Utterance, seconds: float, latency: float) -> None:
         """Update the metrics for a successful utterance."""

@@ -72,6 +72,12 @@ class Metrics:
             ["ending"],
             registry=r,
         )
+        self.words_lost = Counter(
+            "wyoming_truebar_words_lost_at_finalisation",
+            "Utterances whose final transcript has fewer words than Truebar's last interim "
+            "that covered the speech",
+            registry=r,
+        )
         self.speech_to_transcript = Histogram(
             "wyoming_truebar_end_of_speech_to_transcript_seconds",
             "End of speech (as the voice activity detector heard it, live audio only) to the "

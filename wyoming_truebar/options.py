@@ -378,6 +378,31 @@ OPTIONS: tuple[Option, ...] = (
         "language with no list ends on the long silence only)",
     ),
     Option(
+        "endpoint_modifier_silence_ms",
+        650,
+        vol.All(vol.Coerce(int), vol.Range(min=100, max=5000)),
+        "milliseconds of silence that end a command whose last word often modifies a noun "
+        '("the bedroom … light", "the front … door") or that is a question opening with an '
+        'auxiliary ("is the back door … locked"): a pause there is often inside the phrase',
+    ),
+    Option(
+        "endpoint_modifier_words",
+        (),
+        _word_lists,
+        "words after which a pause waits endpoint_modifier_silence_ms, per language, replacing "
+        "the built-in list of that language: LANGUAGE=word word ...,LANGUAGE=... (the built-in "
+        "lists name rooms and places such as bedroom, kitchen, front, back, living; in "
+        "Slovenian dnevni, spalni, sprednja, zadnja)",
+    ),
+    Option(
+        "endpoint_tail_ms",
+        150,
+        vol.All(vol.Coerce(int), vol.Range(min=0, max=2000)),
+        "milliseconds of audio after the end of speech that Truebar gets before the bridge "
+        "ends a command early (a recogniser commits its last word only once it has heard some "
+        "audio after it; no early end comes sooner than this)",
+    ),
+    Option(
         "requires_external_vad",
         True,
         _BOOL,

@@ -42,6 +42,10 @@ class Token:
     text: str
     left: bool = False
     right: bool = False
+    start_ms: int | None = None
+    """Where the token starts in the stream (startOffsetMs), if Truebar said."""
+    end_ms: int | None = None
+    """Where it ends (endOffsetMs): the endpointer's measure of what the text covers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +60,40 @@ class Message:
     error_id: str | None = None
 
 
+def _ms(value: Any) -> int | None:
+    """A time in milliseconds, if it is one (a bool is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)
+
+
 def _tokens(raw: Any) -> tuple[Token, ...]:
     if not isinstance(raw, list):
         raise ProtocolError("Truebar sent a malformed text segment")
     return tuple(
-        Token(str(t.get("text") or ""), bool(t.get("isLeftHanded")), bool(t.get("isRightHanded")))
+        Token(
+            str(t.get("text") or ""),
+            bool(t.get("isLeftHanded")),
+            bool(t.get("isRightHanded")),
+            _ms(t.get("startOffsetMs")),
+            _ms(t.get("endOffsetMs")),
+        )
         for t in raw
         if isinstance(t, dict)
     )
+
+
+def words_end_ms(tokens: Sequence[Token]) -> int | None:
+    """Where the segment's last word ends in the stream, if its tokens carry usable times:
+    None when a token with text has no end time, or when several tokens all share one span
+    (a service that stamps every token with the whole segment says nothing of words)."""
+    timed = [token for token in tokens if token.text]
+    if not timed or any(token.end_ms is None for token in timed):
+        return None
+    spans = {(token.start_ms, token.end_ms) for token in timed}
+    if len(timed) > 1 and len(spans) == 1:
+        return None
+    return max(token.end_ms for token in timed if token.end_ms is not None)
 
 
 def parse_message(raw: str) -> Message:

@@ -77,6 +77,9 @@ class Settings:
     endpoint_silence_ms: int
     endpoint_max_silence_ms: int
     endpoint_words: tuple[tuple[str, frozenset[str]], ...]
+    endpoint_modifier_silence_ms: int
+    endpoint_modifier_words: tuple[tuple[str, frozenset[str]], ...]
+    endpoint_tail_ms: int
     requires_external_vad: bool
     prefers_auto_gain_enabled: bool
     prefers_noise_reduction_enabled: bool

@@ -29,7 +29,15 @@ from .errors import (
     UpgradeRefusedError,
 )
 from .network import Proxy, untrusted, via, with_token
-from .protocol import EOS_MESSAGE, Message, Stage, TranscriptAssembler, encode_config, parse_message
+from .protocol import (
+    EOS_MESSAGE,
+    Message,
+    Stage,
+    TranscriptAssembler,
+    encode_config,
+    parse_message,
+    words_end_ms,
+)
 from .settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -41,9 +49,10 @@ OnFinal = Callable[[str], None]
 OnHopeless = Callable[[BridgeError], None]
 """Called when the session has failed for good while the client is still sending audio
 (wrong password, missing role, a pipeline Truebar refuses): the client can hear it at once."""
-OnText = Callable[[str, bool], None]
+OnText = Callable[[str, bool, int | None], None]
 """Called with the running text (committed text and the current interim) after every text
-segment, and whether the segment was final (the endpointer reads it)."""
+segment, whether the segment was final, and where the running text's last word ends in the
+stream (ms; None: Truebar's tokens carry no usable word times). The endpointer reads it."""
 OnFinished = Callable[[str], None]
 """Called with the transcript the moment FINISHED is read, before the session's task ends
 (the answer goes out without waiting for the task switches that follow)."""
@@ -74,6 +83,8 @@ class TruebarSession:
         self._on_hopeless = on_hopeless
         self.on_text: OnText | None = None
         """Called with the running text (the endpointer's ear, set by the handler)."""
+        self.untimed = False
+        """A text segment came whose tokens carry no usable word times."""
         self._proxy = proxy
         self._eos_sent = False
         self._connected = False
@@ -86,6 +97,8 @@ class TruebarSession:
         self._answer_by = 0.0
         """Loop time by which the client must have its answer (end of speech +
         answer_deadline): every wait after the end of speech draws on it."""
+        self._extra = 0.0
+        """Seconds the budgets got beyond audio-stop (a recording sent faster than live)."""
         self._last_error: BridgeError | None = None
         """The latest failure of an attempt: what the client hears if the budget runs out."""
         self.failed_while_speaking = 0
@@ -150,15 +163,19 @@ class TruebarSession:
                 self._waiting = False
                 self._wake.set()
 
-    def end_audio(self) -> None:
-        """The audio is complete (audio-stop): the rest goes out now, then EOS."""
+    def end_audio(self, live_end: float = 0.0) -> None:
+        """The audio is complete (audio-stop): the rest goes out now, then EOS. The budgets
+        run from now, or from `live_end` if later: the loop time at which the audio would have
+        ended had it come in real time (a recording sent faster than that still has its
+        length to be decoded at Truebar; a live stream's live_end is now, or just before)."""
         self.start()
         if not self._ended:
             self._ended = True
             self._after_stop = 1 if self._connected else 0
             now, s = asyncio.get_running_loop().time(), self._settings
-            self._deadline = now + s.reconnect_deadline
-            self._answer_by = now + s.answer_deadline
+            self._extra = max(0.0, live_end - now)
+            self._deadline = now + self._extra + s.reconnect_deadline
+            self._answer_by = now + self._extra + s.answer_deadline
         self._wake.set()
 
     async def finish(self) -> str:
@@ -252,7 +269,7 @@ class TruebarSession:
             reader.add_done_callback(lambda _: self._wake.set())
             try:
                 await self._pump(ws, reader)
-                async with asyncio.timeout(self._settings.finish_timeout):
+                async with asyncio.timeout(self._settings.finish_timeout + self._extra):
                     await reader
             except TimeoutError as err:
                 raise BridgeTimeoutError("Truebar did not send FINISHED in time") from err
@@ -355,18 +372,27 @@ class TruebarSession:
         self, ws: aiohttp.ClientWebSocketResponse, assembler: TranscriptAssembler
     ) -> None:
         """Collect final segments until FINISHED."""
+        committed_end: int | None = None
         while True:
             message = await self._receive(ws)
             if message.kind == "TEXT_SEGMENT":
-                interim = ""
+                interim, end = "", words_end_ms(message.tokens)
+                if end is None and any(token.text for token in message.tokens):
+                    self.untimed = True
                 if message.final:
                     added = assembler.add_final(message.tokens)
-                    if added and self._on_final is not None:
-                        self._on_final(assembler.text)
+                    if added:
+                        committed_end = end
+                        if self._on_final is not None:
+                            self._on_final(assembler.text)
+                    end = committed_end
                 else:
                     interim = " ".join(token.text for token in message.tokens if token.text)
+                    if not interim:
+                        end = committed_end
                 if self.on_text is not None:
-                    self.on_text(f"{assembler.text} {interim}".strip(), message.final)
+                    running = f"{assembler.text} {interim}".strip()
+                    self.on_text(running, message.final, None if self.untimed else end)
             elif message.kind == "STATUS":
                 if message.status == "FINISHED":
                     if self._eos_sent and self._on_finished is not None:

@@ -23,6 +23,8 @@ class _Header(NamedTuple):
     payload_length: int
     data: dict[str, Any] | None
     """Data given inside the header line (older clients), if any."""
+    version: str | None
+    """The client's Wyoming library version, as its header says (None: not said)."""
 
 
 _HEADERS: dict[bytes, _Header] = {}
@@ -59,8 +61,13 @@ def _parse_header(line: bytes) -> _Header:
     inline = header.get("data")
     if inline is not None and not isinstance(inline, dict):
         raise ClientProtocolError("The event data is not an object")
+    version = header.get("version")
     parsed = _Header(
-        kind, _length(header, "data_length"), _length(header, "payload_length"), inline or None
+        kind,
+        _length(header, "data_length"),
+        _length(header, "payload_length"),
+        inline or None,
+        version if isinstance(version, str) else None,
     )
     if kind == AUDIO_CHUNK and parsed.data is None:
         _remember(_HEADERS, line, parsed)
@@ -102,6 +109,8 @@ class EventParser:
         self._buffer = bytearray()
         self._pending: _Header | None = None
         """The header whose data and payload are still awaited."""
+        self.version: str | None = None
+        """The Wyoming version the client's latest event other than audio-chunk said."""
 
     def feed(self, data: bytes) -> list[Event]:
         """Take the next bytes; return the events they complete (maybe none)."""
@@ -122,6 +131,8 @@ class EventParser:
                     break
                 line = bytes(view[pos:newline])
                 header = _parse_header(line)
+                if header.type != AUDIO_CHUNK:
+                    self.version = header.version
                 body = header.data_length + header.payload_length
                 if len(line) + body > self._max:
                     raise ClientProtocolError(

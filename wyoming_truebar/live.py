@@ -1,0 +1,88 @@
+"""Whether and how one utterance is endpointed (no I/O): the client's pace (live, or a
+recording sent faster than real time), whether the client can take an early answer at all,
+and the endpointer's rules from the settings."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+from .endpointing import (
+    CONTINUATION_WORDS,
+    MODIFIER_WORDS,
+    QUESTION_OPENERS,
+    EndpointRules,
+    word_list,
+)
+from .settings import Settings
+
+PACE_MARK = 0.125
+"""Seconds between the marks by which the pace of the client's audio is judged."""
+PACE_WINDOW = 0.4
+"""Seconds of marks (at least) over which audio must come no faster than real time..."""
+PACE_LIVE = 1.3
+"""... within this factor, for the audio to count as live (a microphone, not a recording)."""
+
+
+@dataclass(slots=True)
+class Pace:
+    """Whether a client's audio arrives in real time (live) or faster (a recording).
+
+    Marks of (loop time, seconds of audio) are taken every PACE_MARK over the last second.
+    Live means: over at least PACE_WINDOW of wall time, no more than PACE_LIVE seconds of
+    audio came per second. A recording sent at full speed never is; a live stream that began
+    with a burst (a satellite's buffered wake-word audio) is again once the burst has left
+    the window.
+    """
+
+    marks: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=8))
+    next_mark: float = 0.0
+
+    def add(self, now: float, audio_seconds: float) -> None:
+        """Note the audio received by now (the per-chunk cost: one comparison)."""
+        if now >= self.next_mark:
+            self.marks.append((now, audio_seconds))
+            self.next_mark = now + PACE_MARK
+
+    def live(self, now: float, audio_seconds: float) -> bool:
+        """Whether the audio has come in real time lately."""
+        if not self.marks:
+            return False
+        since, audio_then = self.marks[0]
+        elapsed = now - since
+        return elapsed >= PACE_WINDOW and audio_seconds - audio_then <= PACE_LIVE * elapsed
+
+
+EARLY_READERS = (1, 7)
+"""The first Wyoming library version whose clients can take an answer before audio-stop.
+
+Home Assistant 2025.4 (wyoming 1.5.4) writes every chunk and reads only after audio-stop:
+an early end gains it nothing and can only cost words, so it is not endpointed. Home
+Assistant 2026 (wyoming 1.10) reads while it uploads. 1.7 added transcript streaming, which
+only a client that reads while it sends can use. Every event header carries the version;
+a client that says none (a script of its own) is endpointed."""
+_VERSION = re.compile(r"(\d+)\.(\d+)")
+
+
+def reads_early(version: str | None) -> bool:
+    """Whether a client of this Wyoming version can take an early answer (see EARLY_READERS)."""
+    found = _VERSION.match(version or "")
+    if found is None:
+        return True
+    return (int(found.group(1)), int(found.group(2))) >= EARLY_READERS
+
+
+def rules_for(settings: Settings, language: str) -> EndpointRules:
+    """The endpointer's rules for a language, with the settings' word lists first."""
+    s = settings
+    return EndpointRules(
+        s.endpoint_silence_ms,
+        s.endpoint_max_silence_ms,
+        word_list(language, dict(s.endpoint_words), CONTINUATION_WORDS),
+        modifiers=word_list(language, dict(s.endpoint_modifier_words), MODIFIER_WORDS)
+        or frozenset(),
+        openers=word_list(language, {}, QUESTION_OPENERS) or frozenset(),
+        modifier_silence_ms=s.endpoint_modifier_silence_ms,
+        tail_ms=s.endpoint_tail_ms,
+    )
