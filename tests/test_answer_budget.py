@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Sim, start_bridge
-from tests.wyoming_client import Watched, watch_utterance
+from tests.wyoming_client import Watched, transcribe, watch_utterance
 from truebar_sim.fixtures import load_fixtures
 
 FIXTURES = load_fixtures()
@@ -119,3 +119,20 @@ async def test_the_budget_starts_at_the_bridges_own_end_of_the_command(sim: Sim)
     # The bridge ended the command at most endpoint_max_silence_ms after the speech.
     speech_end = len(FIXTURES[0].pcm()) / 32000
     assert watched.error[0] - speech_end <= 1.0 + budget + MARGIN
+
+
+async def test_a_recording_gets_its_length_on_top_of_the_budget(sim: Sim) -> None:
+    """Sent at full speed, 2.6 s of audio: Truebar may take its length to decode, so the
+    budget runs from when the audio would have ended live. A live stream keeps the budget."""
+    sim.state.faults.finished_delay = 1.6  # FINISHED 1.6 s after EOS
+    bridge = await start_bridge(sim, answer_deadline=1.0)
+    try:
+        recording = await transcribe(bridge.port, audio(), samples_per_chunk=160)
+        live = await watch_utterance(bridge.port, audio())
+    finally:
+        await bridge.close()
+    assert recording.error_code is None
+    assert recording.text == FIXTURES[0].text
+    assert live.error is not None
+    assert live.error[1] == "timeout"
+    assert answered_after(live) <= 1.0 + MARGIN

@@ -17,6 +17,7 @@ from wyoming_truebar.protocol import (
     TranscriptAssembler,
     encode_config,
     parse_message,
+    words_end_ms,
 )
 from wyoming_truebar.settings import SettingsError, load_settings, merge
 
@@ -99,6 +100,45 @@ def test_tokens_join_by_handedness_across_segments() -> None:
     assert assembler.add_final(second.tokens) == " (prosim)."
     assert assembler.text == "Prižgi luč, (prosim)."
     assert TranscriptAssembler().add_final([Token("", False, False)]) == ""
+
+
+@pytest.mark.parametrize(
+    ("tokens", "end"),
+    [
+        ([Token("what", start_ms=0, end_ms=300), Token("time", start_ms=300, end_ms=640)], 640),
+        (
+            [Token("time", start_ms=300, end_ms=640), Token(".", True, start_ms=640, end_ms=640)],
+            640,
+        ),
+        ([Token("one", start_ms=10, end_ms=200)], 200),  # one word may span the segment
+        ([Token("what"), Token("time")], None),  # no times at all
+        ([Token("what", end_ms=300), Token("time")], None),  # one word untimed
+        # every token stamped with the whole segment says nothing of words
+        ([Token("what", start_ms=0, end_ms=900), Token("time", start_ms=0, end_ms=900)], None),
+        ([], None),
+    ],
+)
+def test_words_end_ms_needs_usable_word_times(tokens: list[Token], end: int | None) -> None:
+    assert words_end_ms(tokens) == end
+
+
+def test_token_times_come_from_the_segment() -> None:
+    raw = json.dumps(
+        {
+            "type": "TEXT_SEGMENT",
+            "textSegment": {
+                "isFinal": False,
+                "startTimeMs": 0,
+                "tokens": [
+                    {"text": "lock", "startOffsetMs": 120, "endOffsetMs": 400},
+                    {"text": "door", "startOffsetMs": 410, "endOffsetMs": 780},
+                ],
+            },
+        }
+    )
+    message = parse_message(raw)
+    assert [(t.start_ms, t.end_ms) for t in message.tokens] == [(120, 400), (410, 780)]
+    assert words_end_ms(message.tokens) == 780
 
 
 def test_token_set_freshness() -> None:

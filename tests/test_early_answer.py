@@ -5,11 +5,13 @@ ends the turn. A recording (audio faster than real time) still gets its whole te
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import aiohttp
+import pytest
 
-from tests.conftest import Sim, start_bridge
+from tests.conftest import Sim, sim_settings, start_bridge, start_sim
 from tests.wyoming_client import transcribe, watch_utterance
 from truebar_sim.fixtures import load_fixtures, load_pause_fixtures
 
@@ -47,14 +49,89 @@ async def test_every_fixture_is_answered_before_audio_stop_with_the_same_text(si
         assert kinds[-2:] == ["transcript", "transcript-stop"]
 
 
-async def test_a_pause_after_a_function_word_is_not_cut(sim: Sim) -> None:
-    fixtures = [f for f in load_pause_fixtures() if f.kind in ("function_word", "noise")]
-    off, on = await both_ways(sim, [f.pcm() + TRAILING for f in fixtures])
-    for fixture, plain, early in zip(fixtures, off, on, strict=True):
-        assert early.text == plain.text, fixture.path.name
-        assert early.answered_at is not None
-        assert early.stop_sent_at is not None
-        assert early.answered_at < early.stop_sent_at, fixture.path.name
+async def test_no_pause_fixture_loses_a_word_to_the_early_end(sim: Sim) -> None:
+    """Pauses after a function word, inside a noun phrase (up to 450 ms), before a question's
+    predicate, a misheard function word, background noise, and commands whose last words the
+    recogniser commits only with audio after them: each comes back as it does at audio-stop."""
+    fixtures = load_pause_fixtures()
+    assert {f.kind for f in fixtures} == {
+        "function_word",
+        "noun_phrase",
+        "misheard",
+        "noise",
+        "late_words",
+    }
+    for batch in (fixtures[:9], fixtures[9:]):  # the simulator decodes all of them at once
+        off, on = await both_ways(sim, [f.pcm() + TRAILING for f in batch])
+        for fixture, plain, early in zip(batch, off, on, strict=True):
+            assert early.text == plain.text, fixture.path.name
+            assert early.answered_at is not None
+            assert early.stop_sent_at is not None
+            assert early.answered_at < early.stop_sent_at, fixture.path.name
+
+
+async def test_home_assistant_2025_4_is_not_endpointed(sim: Sim) -> None:
+    """wyoming 1.5.4 (every header says so) reads only after audio-stop: an early end would
+    gain it nothing, so the bridge answers at audio-stop; a newer client is answered early."""
+    bridge = await start_bridge(sim, endpointing=True)
+    try:
+        pcm = FIXTURES[0].pcm() + TRAILING
+        old, new = await asyncio.gather(
+            watch_utterance(bridge.port, pcm, version="1.5.4"),
+            watch_utterance(bridge.port, pcm, version="1.10.2"),
+        )
+        assert old.text == new.text == FIXTURES[0].text
+        assert old.answered_at is not None
+        assert old.stop_sent_at is not None
+        assert old.answered_at > old.stop_sent_at
+        assert new.answered_at is not None
+        assert new.stop_sent_at is not None
+        assert new.answered_at < new.stop_sent_at
+        metrics = bridge.ctx.metrics.render().decode()
+        assert 'wyoming_truebar_utterance_endings_total{ending="audio_stop"} 1.0' in metrics
+    finally:
+        await bridge.close()
+
+
+async def test_words_a_final_drops_are_logged_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A recogniser that needs far more audio after a word than endpoint_tail_ms to commit
+    it drops the last words of its final: the bridge says so (the find that issue 25 made)."""
+    sim = await start_sim(sim_settings(final_lookahead_ms=900))
+    bridge = await start_bridge(sim, endpointing=True)
+    try:
+        fixture = FIXTURES[0]
+        caplog.set_level(logging.INFO, logger="wyoming_truebar")
+        watched = await watch_utterance(bridge.port, fixture.pcm() + TRAILING)
+        assert watched.text is not None
+        assert len(watched.text.split()) < len(fixture.text.split())
+        metrics = bridge.ctx.metrics.render().decode()
+        assert "wyoming_truebar_words_lost_at_finalisation_total 1.0" in metrics
+        assert "word(s) fewer than its interim that covered the speech" in caplog.text
+    finally:
+        await bridge.close()
+        await sim.runner.cleanup()
+
+
+async def test_without_word_times_the_bridge_ends_on_the_long_silence(
+    byte_sim: Sim, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The byte-counting simulator stamps every token with one span: no word times. The
+    bridge then never ends on the short silence; it says so once per process."""
+    bridge = await start_bridge(byte_sim, endpointing=True)
+    try:
+        caplog.set_level(logging.INFO, logger="wyoming_truebar")
+        pcm = FIXTURES[0].pcm() + TRAILING
+        for _ in range(2):
+            watched = await watch_utterance(bridge.port, pcm)
+            assert watched.text is not None
+            assert watched.text.endswith(" bytes")
+        metrics = bridge.ctx.metrics.render().decode()
+        assert 'wyoming_truebar_utterance_endings_total{ending="long_silence"} 2.0' in metrics
+        assert caplog.text.count("carry no usable word times") == 1
+    finally:
+        await bridge.close()
 
 
 async def test_home_assistant_2026_closing_after_the_early_answer_is_no_failure(

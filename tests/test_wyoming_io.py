@@ -6,6 +6,7 @@ import json
 
 import pytest
 from wyoming.event import Event
+from wyoming.version import __version__ as wyoming_version
 
 from wyoming_truebar.errors import ClientProtocolError
 from wyoming_truebar.wyoming_io import HEADER_LIMIT, EventParser, encode_event
@@ -113,3 +114,17 @@ def test_header_without_newline_is_refused_past_the_limit() -> None:
 def test_malformed_input_is_a_client_protocol_error(wire: bytes, message: str) -> None:
     with pytest.raises(ClientProtocolError, match=message):
         EventParser(1 << 20).feed(wire)
+
+
+def test_the_parser_notes_the_clients_wyoming_version() -> None:
+    parser = EventParser(1 << 20)
+    assert parser.version is None
+    start = {"type": "audio-start", "version": "1.5.4", "data_length": 2}
+    parser.feed(json.dumps(start).encode() + b"\n{}")
+    assert parser.version == "1.5.4"
+    parser.feed(ha_chunk(b"\0\0"))  # audio-chunks are parsed on the fast path: not read
+    assert parser.version == "1.5.4"
+    parser.feed(json.dumps({"type": "audio-stop"}).encode() + b"\n")  # none said: kept
+    assert parser.version == "1.5.4"
+    parser.feed(encode_event(Event("describe")))
+    assert parser.version == wyoming_version

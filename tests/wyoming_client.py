@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -155,12 +156,24 @@ async def watch_utterance(
     timeout: float = 30,
     stop_on_answer: bool = False,
     context: dict[str, object] | None = None,
+    version: str | None = None,
 ) -> Watched:
     """Stream 16 kHz mono audio in real time in Home Assistant's 10 ms pieces while reading the
     server's answer; stop writing when writing fails, and read until the server closes. With
     `stop_on_answer`, do what Home Assistant 2026 does: a transcript ends the upload at once
-    (no audio-stop) and the client closes."""
-    from wyoming_truebar.wyoming_io import EventParser, encode_event  # noqa: PLC0415
+    (no audio-stop) and the client closes. `version` is the Wyoming version every header
+    carries (Home Assistant 2025.4: "1.5.4"); None: this venv's wyoming."""
+    from wyoming_truebar.wyoming_io import EventParser  # noqa: PLC0415
+    from wyoming_truebar.wyoming_io import encode_event as encode_current  # noqa: PLC0415
+
+    def encode_event(event: Event) -> bytes:
+        wire = encode_current(event)
+        if version is None:
+            return wire
+        line, _, rest = wire.partition(b"\n")
+        header = json.loads(line)
+        header["version"] = version
+        return json.dumps(header).encode() + b"\n" + rest
 
     loop = asyncio.get_running_loop()
     watched = Watched()

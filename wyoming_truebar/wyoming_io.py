@@ -110,7 +110,7 @@ class EventParser:
         self._pending: _Header | None = None
         """The header whose data and payload are still awaited."""
         self.version: str | None = None
-        """The Wyoming version the client's latest event other than audio-chunk said."""
+        """The Wyoming version the client last said in an event other than audio-chunk."""
 
     def feed(self, data: bytes) -> list[Event]:
         """Take the next bytes; return the events they complete (maybe none)."""
@@ -131,7 +131,7 @@ class EventParser:
                     break
                 line = bytes(view[pos:newline])
                 header = _parse_header(line)
-                if header.type != AUDIO_CHUNK:
+                if header.type != AUDIO_CHUNK and header.version is not None:
                     self.version = header.version
                 body = header.data_length + header.payload_length
                 if len(line) + body > self._max:
