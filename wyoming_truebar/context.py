@@ -64,9 +64,11 @@ class BridgeContext:
         """Return a session id for log lines."""
         return f"s{next(self._ids):05d}"
 
-    def stages(self, choice: Choice) -> list[Stage]:
-        """Return the CONFIG pipeline for an utterance: ASR, then its NLP stages."""
-        # Endpointing reads the running text, so it asks for interims.
-        interims = self.settings.enable_interims or self.settings.endpointing
+    def stages(self, choice: Choice, endpointed: bool = False) -> list[Stage]:
+        """Return the CONFIG pipeline for an utterance: ASR, then its NLP stages. An
+        endpointed utterance reads the running text, so it asks for interims; one that is not
+        (endpointing off, a client that opted out or reads only after audio-stop) does not
+        pay for them."""
+        interims = self.settings.enable_interims or endpointed
         asr = Stage("ASR", choice.tag, {"enableInterims": interims})
         return [asr, *nlp_stages(self.settings, self.catalog, choice.language)]

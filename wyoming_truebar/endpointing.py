@@ -202,16 +202,21 @@ class Endpointer:
     """Follows one live utterance and says when the command is over (see the module)."""
 
     __slots__ = (
-        "_carry",
+        "_buf",
         "_end_ms",
         "_final_at",
+        "_frame",
         "_heard_at",
+        "_max_silence",
         "_quiet",
         "_rules",
         "_speech_ms",
         "_text",
         "_text_at",
         "_vad",
+        "_view",
+        "_wait",
+        "_wait_final",
         "covering_text",
         "decision",
         "now_ms",
@@ -223,7 +228,16 @@ class Endpointer:
     def __init__(self, rules: EndpointRules, vad: Vad) -> None:
         self._rules = rules
         self._vad = vad
-        self._carry = b""
+        self._buf = bytearray()
+        """Audio not yet in a whole detector frame."""
+        self._frame = np.zeros(VAD_FRAME_SAMPLES, "<i2")
+        """The detector's input, refilled for every frame (no array per frame)."""
+        self._view = self._frame.data.cast("B")
+        self._max_silence = rules.max_silence_ms
+        self._wait: float | None = None
+        """The silence after which the running text may end the command (None: it may not)."""
+        self._wait_final: float | None = None
+        """... once Truebar sent a final after the speech."""
         self._speech_ms = 0.0
         self._text = ""
         self._text_at = 0.0
@@ -248,28 +262,37 @@ class Endpointer:
         compares Truebar's final with it: words lost at finalisation)."""
 
     def feed(self, pcm: bytes) -> Ending | None:
-        """Take the next 16 kHz mono s16le audio; return the ending once there is one."""
-        if self.decision is not None or not pcm:
+        """Take the next 16 kHz mono s16le audio; return the ending once there is one.
+
+        The per-chunk hot path (Home Assistant: 100 chunks a second per stream): an append
+        and a comparison, until a whole detector frame is in; each frame is copied into one
+        preallocated array for the detector, and the rules are checked with the text's waits
+        worked out when the text came (`text`), not per frame."""
+        if self.decision is not None:
             return self.decision
-        data = self._carry + pcm if self._carry else pcm
-        whole = len(data) - len(data) % VAD_FRAME_BYTES
-        self._carry = data[whole:]
-        if whole:
-            samples = np.frombuffer(data, "<i2", whole // 2).reshape(-1, VAD_FRAME_SAMPLES)
-            max_silence = self._rules.max_silence_ms
-            for frame in samples:
-                self.now_ms += FRAME_MS
-                if self._vad(frame) >= SPEECH_THRESHOLD:
-                    self._speech_ms += FRAME_MS
-                    self.speech_end_ms = self.now_ms
-                    self._quiet = 0
-                    continue
-                if self.speech_end_ms is not None:
-                    quiet, self._quiet = self._quiet, self._quiet + 1
-                    if quiet % PAUSE_FLUSH_FRAMES == 0 and quiet * FRAME_MS < max_silence:
-                        self.paused = True
-                if self._check() is not None:
-                    break
+        buf = self._buf
+        buf += pcm
+        if len(buf) < VAD_FRAME_BYTES:
+            return None
+        view, frame, vad = self._view, self._frame, self._vad
+        pos, size = 0, len(buf)
+        while size - pos >= VAD_FRAME_BYTES:
+            view[:] = buf[pos : pos + VAD_FRAME_BYTES]
+            pos += VAD_FRAME_BYTES
+            self.now_ms += FRAME_MS
+            if vad(frame) >= SPEECH_THRESHOLD:
+                self._speech_ms += FRAME_MS
+                self.speech_end_ms = self.now_ms
+                self._quiet = 0
+                continue
+            if self.speech_end_ms is None:
+                continue
+            quiet, self._quiet = self._quiet, self._quiet + 1
+            if quiet % PAUSE_FLUSH_FRAMES == 0 and quiet * FRAME_MS < self._max_silence:
+                self.paused = True
+            if self._check() is not None:
+                break
+        del buf[:pos]
         return self.decision
 
     def text(self, text: str, final: bool, end_ms: int | None = None) -> None:
@@ -277,7 +300,10 @@ class Endpointer:
         where its last word ends in the stream (None: no usable word times)."""
         self._heard_at = self.now_ms
         if text != self._text:
+            rules = self._rules
             self._text, self._text_at = text, self.now_ms
+            self._wait = rules.wait_ms(text, after_final=False)
+            self._wait_final = rules.wait_ms(text, after_final=True)
         if final:
             self._final_at = self.now_ms
         if end_ms is None and text:
@@ -294,15 +320,17 @@ class Endpointer:
         return end >= speech_end - self._rules.cover_margin_ms
 
     def _check(self) -> Ending | None:
+        """The rules, after a frame of silence that follows speech (see the module)."""
         rules, end = self._rules, self.speech_end_ms
         if end is None or self._speech_ms < rules.min_speech_ms:
             return None
         silence = self.now_ms - end
-        if silence >= rules.max_silence_ms:
+        if silence >= self._max_silence:
             self.decision = Ending.LONG_SILENCE
         elif self._heard_at >= end + rules.text_lag_ms:
-            after_final = self._final_at is not None and self._final_at >= end
-            wait = rules.wait_ms(self._text, after_final)
+            final_at = self._final_at
+            after_final = final_at is not None and final_at >= end
+            wait = self._wait_final if after_final else self._wait
             if wait is None or silence < wait:
                 return None
             if after_final:

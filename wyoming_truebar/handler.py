@@ -27,7 +27,7 @@ from .errors import (
     UtteranceTooLongError,
 )
 from .languages import PROGRAM_NAME, Choice
-from .live import Pace, reads_early, rules_for
+from .live import PACE_MARK, Pace, reads_early, rules_for
 from .streaming import TranscriptStream
 from .truebar import TruebarSession
 from .wyoming_io import encode_event
@@ -205,11 +205,12 @@ class BridgeHandler:
             raise BusyError("The speech-to-text server is busy; try again shortly")
         self.label = ctx.next_id()
         stream = TranscriptStream(self._write, choice.language) if ctx.settings.streaming else None
+        endpointed = self._endpointing_wanted()
         session = TruebarSession(
             ctx.http,
             ctx.credentials,
             ctx.settings,
-            ctx.stages(choice),
+            ctx.stages(choice, endpointed),
             self.label,
             on_final=stream.committed if stream is not None else None,
             on_finished=self._answer,
@@ -226,7 +227,7 @@ class BridgeHandler:
             wall_deadline=now + ctx.settings.max_utterance_seconds + WALL_SLACK,
         )
         self._utterance = utt
-        if self._endpointing_wanted():
+        if endpointed:
             utt.endpointer = Endpointer(rules_for(ctx.settings, choice.language), earshot_vad())
             utt.pace = Pace()
             session.on_text = utt.endpointer.text
@@ -268,6 +269,8 @@ class BridgeHandler:
         )
         seconds = self._ctx.settings.max_utterance_seconds
         utt.max_input_bytes = utt.input_bytes + int(seconds * utt.converter.input_bytes_per_second)
+        if utt.pace is not None:
+            utt.pace.bytes_per_mark = int(PACE_MARK * utt.converter.input_bytes_per_second)
 
     def _audio_chunk(self, event: Event) -> None:
         """The hot path: 100 times a second per Home Assistant stream."""
@@ -302,8 +305,11 @@ class BridgeHandler:
             endpointer.paused = False
             utt.session.flush()
         if ended is None:
-            assert utt.pace is not None
-            utt.pace.add(asyncio.get_running_loop().time(), utt.audio_seconds())
+            pace = utt.pace
+            assert pace is not None
+            if pace.due(utt.input_bytes):
+                now = asyncio.get_running_loop().time()
+                pace.add(now, utt.audio_seconds(), utt.input_bytes)
         else:
             self._maybe_end(utt, endpointer)
 
@@ -312,7 +318,8 @@ class BridgeHandler:
         assert utt.pace is not None
         now = asyncio.get_running_loop().time()
         if not utt.pace.live(now, utt.audio_seconds()):
-            utt.pace.add(now, utt.audio_seconds())
+            if utt.pace.due(utt.input_bytes):
+                utt.pace.add(now, utt.audio_seconds(), utt.input_bytes)
             return  # a recording (or a burst): its whole text comes at audio-stop
         assert endpointer.decision is not None
         utt.ending = endpointer.decision

@@ -29,21 +29,28 @@ PACE_LIVE = 1.3
 class Pace:
     """Whether a client's audio arrives in real time (live) or faster (a recording).
 
-    Marks of (loop time, seconds of audio) are taken every PACE_MARK over the last second.
-    Live means: over at least PACE_WINDOW of wall time, no more than PACE_LIVE seconds of
-    audio came per second. A recording sent at full speed never is; a live stream that began
-    with a burst (a satellite's buffered wake-word audio) is again once the burst has left
-    the window.
+    Marks of (loop time, seconds of audio) are taken every PACE_MARK of audio, the last eight
+    kept (a second of audio). Live means: over at least PACE_WINDOW of wall time, no more than
+    PACE_LIVE seconds of audio came per second. A recording sent at full speed never is (its
+    marks come microseconds apart); a live stream that began with a burst (a satellite's
+    buffered wake-word audio) is again once the burst has left the window. Marks by audio,
+    not by wall time, keep the clock off the per-chunk path: the caller asks `due` with the
+    bytes it has counted anyway.
     """
 
+    bytes_per_mark: int = 4000
+    """PACE_MARK of the client's audio in its own format (the caller sets it)."""
     marks: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=8))
-    next_mark: float = 0.0
+    next_bytes: int = 0
 
-    def add(self, now: float, audio_seconds: float) -> None:
-        """Note the audio received by now (the per-chunk cost: one comparison)."""
-        if now >= self.next_mark:
-            self.marks.append((now, audio_seconds))
-            self.next_mark = now + PACE_MARK
+    def due(self, received: int) -> bool:
+        """Whether the audio received calls for a mark (the per-chunk cost: one comparison)."""
+        return received >= self.next_bytes
+
+    def add(self, now: float, audio_seconds: float, received: int) -> None:
+        """Note the audio received by now."""
+        self.marks.append((now, audio_seconds))
+        self.next_bytes = received + self.bytes_per_mark
 
     def live(self, now: float, audio_seconds: float) -> bool:
         """Whether the audio has come in real time lately."""

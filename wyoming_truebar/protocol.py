@@ -35,7 +35,7 @@ def encode_config(stages: Sequence[Stage]) -> str:
     return json.dumps({"type": "CONFIG", "pipeline": [s.as_dict() for s in stages]})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Token:
     """One recognised word or punctuation mark."""
 
