@@ -155,6 +155,24 @@ async def bridge(sim_port: int, *extra: str) -> AsyncIterator[Proc]:
         yield proc
 
 
+@contextlib.asynccontextmanager
+async def naive_bridge(sim_port: int) -> AsyncIterator[Proc]:
+    """The naive reference bridge (benchmarks/naive_bridge.py) in front of a simulator."""
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "benchmarks.naive_bridge",
+        "--uri",
+        f"tcp://127.0.0.1:{port}",
+        "--sim",
+        sim_url(sim_port),
+    ]
+    async with spawn(args, dict(os.environ), port) as proc:
+        await wait_until(lambda: describe(port), "the naive bridge")
+        yield proc
+
+
 async def sim_finish_times(sim_port: int) -> dict[int, float]:
     """The simulator's own EOS -> FINISHED times in ms, by the audio bytes of the session."""
     async with (

@@ -27,6 +27,7 @@ from .procs import (
     bridge,
     describe,
     memory_kib,
+    naive_bridge,
     sim_finish_times,
     sim_url,
     simulator,
@@ -201,11 +202,16 @@ async def endpointing_cpu(sizes: Sizes) -> list[dict[str, Any]]:
     rows = []
     for repeat in range(sizes.capacity_repeats):
         for streams in sizes.endpointing_cpu_streams:
+            load = ha_load(streams, sizes.capacity_seconds, 3)
+            async with simulator() as sim, naive_bridge(sim.port) as server:
+                for row in await measured([load], server, sim, lambda: sim_finish_times(sim.port)):
+                    rows.append({**row, "server": "naive", "endpointing": False})
+                    rows[-1]["repeat"] = repeat + 1
             for flags in (("--no-endpointing",), ENDPOINTING_NEVER_ENDS):
-                load = ha_load(streams, sizes.capacity_seconds, 3)
                 for row in await bridge_rows([load], extra=flags):
                     on = flags is ENDPOINTING_NEVER_ENDS
-                    rows.append({**row, "endpointing": on, "repeat": repeat + 1})
+                    rows.append({**row, "server": "bridge", "endpointing": on})
+                    rows[-1]["repeat"] = repeat + 1
     return rows
 
 

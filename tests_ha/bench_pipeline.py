@@ -3,10 +3,13 @@ speech → `stt-end` in Home Assistant's own assist pipeline, with the bridge's 
 and on, the simulator finishing at once and 150 ms late.
 
 Each bundled command plays through a microphone in real time (half a second of quiet, the
-command, 3 s of silence), one pipeline at a time (see AT_ONCE), with Home Assistant's default
-finished-speaking detection. The end of speech is where the command's audio last rises above
-the energy floor (truebar_sim.fixtures.speech_end_seconds). Nothing here asserts a time: each
-configuration prints one line `HA_BENCH <json>` that the caller collects.
+command, 3 s of silence), ROUNDS times, then each English pause fixture once, one pipeline at
+a time (see AT_ONCE), with Home Assistant's default finished-speaking detection. The
+percentiles are the commands'; every transcript is compared with the simulator's text for the
+whole clip sent directly (a difference is a word lost). The end of speech is where the
+command's audio last rises above the energy floor (truebar_sim.fixtures.speech_end_seconds).
+Nothing here asserts a time: each configuration prints one line `HA_BENCH <json>` that the
+caller collects.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from tests_ha.conftest import (
     start_sim,
 )
 from tests_ha.test_home_assistant import run_pipeline
-from truebar_sim.fixtures import load_fixtures, speech_end_seconds
+from truebar_sim.fixtures import load_fixtures, load_pause_fixtures, speech_end_seconds
 
 LEAD = 16000
 """Half a second of quiet before the command (bytes)."""
@@ -61,14 +64,18 @@ async def test_end_of_speech_to_stt_end(
     await async_update_pipeline(
         hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
     )
-    audio = [ha_pieces(fixture.pcm()) for fixture in load_fixtures()]
+    commands = [ha_pieces(fixture.pcm()) for fixture in load_fixtures()]
+    pauses = [ha_pieces(fixture.pcm()) for fixture in load_pause_fixtures()]
     async with aiohttp.ClientSession() as http:
         token = (await password_grant(http, sim.url))["access_token"]
-        direct = [(await stream_pcm(http, sim.url, token, pcm)).text for pcm in audio]
+        direct = {
+            pcm: (await stream_pcm(http, sim.url, token, pcm)).text for pcm in commands + pauses
+        }
     silence = bytes(3 * SAMPLE_BYTES_PER_SECOND)
     latencies: list[float] = []
+    pause_latencies: list[float] = []
     cut, vad_ended, errors = 0, 0, 0
-    items = list(zip(audio, direct, strict=True)) * ROUNDS
+    items = [(pcm, direct[pcm]) for pcm in commands * ROUNDS + pauses]
     for start in range(0, len(items), AT_ONCE):
         batch = items[start : start + AT_ONCE]
         mics = [Microphone(bytes(LEAD) + pcm + silence) for pcm, _ in batch]
@@ -82,7 +89,7 @@ async def test_end_of_speech_to_stt_end(
                 continue
             at, event = ends[0]
             spoken = mic.began_at + LEAD / SAMPLE_BYTES_PER_SECOND + speech_end_seconds(pcm)
-            latencies.append(at - spoken)
+            (pause_latencies if pcm in pauses else latencies).append(at - spoken)
             text = (event.data or {}).get("stt_output", {}).get("text")
             cut += text != expected
     ordered = sorted(latencies)
@@ -91,7 +98,9 @@ async def test_end_of_speech_to_stt_end(
         "endpointing": endpointing,
         "finished_delay_ms": delay_ms,
         "utterances": len(items),
-        "answered": len(latencies),
+        "answered": len(latencies) + len(pause_latencies),
+        "pause_fixtures": len(pauses),
+        "pause_p50": statistics.median(pause_latencies) if pause_latencies else None,
         "errors": errors,
         "vad_ended": vad_ended,
         "not_as_direct": cut,
