@@ -44,7 +44,7 @@ def section(result: dict[str, Any]) -> list[str]:
         f"Home Assistant {version}'s assist pipeline (its `wyoming` integration, default "
         "finished-speaking detection, VAD on), each bundled command in real time through a "
         "microphone, one pipeline at a time (at 3 at a time the simulator's single decoder "
-        "made the text wait for the other streams' decodes), 2 rounds, then each English "
+        "made the text wait for the other streams' decodes), once each, then each English "
         "pause fixture once (`tests_ha/bench_pipeline.py`). The percentiles are the "
         "commands'; the pause fixtures' median is apart (they wait longer by design). "
         '"HA\'s VAD ended" counts turns Home Assistant\'s own detector ended; "not as sent '

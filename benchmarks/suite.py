@@ -75,9 +75,9 @@ class Sizes:
     profile_streams: int = 100
     endpointing_clips: int | None = None
     """How many of the fixtures the endpointing section sends (None: all)."""
-    endpointing_rounds: int = 2
+    endpointing_rounds: int = 1
     endpointing_parallel: int = 2
-    endpointing_delays: tuple[float, ...] = (0.0, 0.15)
+    endpointing_delays: tuple[float, ...] = (0.0,)
     endpointing_configs: int | None = None
     """How many of its configurations it runs (None: all)."""
     endpointing_cpu_streams: tuple[int, ...] = (10, 100)
