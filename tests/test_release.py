@@ -65,11 +65,21 @@ def test_addon_passes_the_linter_and_the_linter_catches_defaults(tmp_path: Path)
     assert "'boot' should be removed, it uses a default value" in done.stdout
 
 
-def test_translations_name_and_describe_every_option() -> None:
+@pytest.mark.parametrize("language", ["en", "sl"])
+def test_translations_name_and_describe_every_option(language: str) -> None:
+    """English and Slovenian (most Truebar users speak it) name and describe every option of
+    the add-on, and the same keys (options and network ports) as each other."""
     schema = yaml.safe_load((ADDON / "config.yaml").read_text())["schema"]
-    texts = yaml.safe_load((ADDON / "translations" / "en.yaml").read_text())["configuration"]
+    english = yaml.safe_load((ADDON / "translations" / "en.yaml").read_text(encoding="utf-8"))
+    found = yaml.safe_load(
+        (ADDON / "translations" / f"{language}.yaml").read_text(encoding="utf-8")
+    )
+    texts = found["configuration"]
     assert set(texts) == set(schema)
+    assert set(found) == set(english)
+    assert set(found["network"]) == set(english["network"])
     for option, text in texts.items():
+        assert set(text) == set(english["configuration"][option]), option
         assert text["name"].strip(), option
         assert len(text["description"].strip()) > 20, option
 
