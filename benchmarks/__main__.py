@@ -152,6 +152,11 @@ def main() -> None:
     p.add_argument("--no-peer", action="store_true", help="skip the wyoming-openai comparison")
     p.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     p.add_argument(
+        "--only-pipeline",
+        action="store_true",
+        help="rerun only Home Assistant's pipeline (section 11) into the existing results.json",
+    )
+    p.add_argument(
         "--only-speech",
         action="store_true",
         help="rerun only the endpointing sections (10, 11) into the existing results.json",
@@ -170,6 +175,13 @@ def main() -> None:
     stacks = out / "profile-stacks.txt"
     command = "bash script/bench" + "".join(f" {a}" for a in sys.argv[1:])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if args.only_pipeline:
+        results = json.loads((out / "results.json").read_text())
+        results["ha_pipeline"] = asyncio.run(ha_pipeline.run())
+        rerun = {"sections": ["11"], "command": command, "date": date, "commit": commit()}
+        results["meta"]["reruns"] = [*results["meta"].get("reruns", []), rerun]
+        write(out, results)
+        return
     if args.only_speech:
         results = json.loads((out / "results.json").read_text())
         results.update(asyncio.run(speech_sections(sizes, ha=not args.smoke)))

@@ -51,6 +51,7 @@ thread, so with three rooms speaking at once a stream's text waited for the othe
 target is for a simulator that finishes at once."""
 
 
+@pytest.mark.timeout(900)  # 45 utterances one at a time: longer than the suite's 120 s
 @pytest.mark.parametrize("delay_ms", [0])
 @pytest.mark.parametrize("endpointing", [False, True], ids=["off", "on"])
 async def test_end_of_speech_to_stt_end(
