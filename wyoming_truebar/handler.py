@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from wyoming.asr import Transcribe, Transcript
@@ -18,7 +17,7 @@ from wyoming.event import Event
 
 from .audio import AudioConverter
 from .context import BridgeContext
-from .endpointing import Ending, Endpointer, earshot_vad, word_count
+from .endpointing import Endpointer, earshot_vad
 from .errors import (
     BridgeError,
     BusyError,
@@ -28,8 +27,10 @@ from .errors import (
 )
 from .languages import PROGRAM_NAME, Choice
 from .live import PACE_MARK, Pace, reads_early, rules_for
+from .report import report
 from .streaming import TranscriptStream
 from .truebar import TruebarSession
+from .utterance import Utterance, audio_format, speech_end
 from .wyoming_io import encode_event
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,68 +45,6 @@ Step = Coroutine[Any, Any, bool]
 """An asynchronous step of the handler; its result False ends the connection."""
 ClientVersion = Callable[[], str | None]
 """The Wyoming version the client's latest event header said (None: none)."""
-
-
-def audio_format(
-    data: dict[str, Any], current: tuple[int, int, int] | None
-) -> tuple[int, int, int]:
-    """Read rate, width and channels of an audio event; missing fields keep `current`."""
-    values = []
-    for index, key in enumerate(("rate", "width", "channels")):
-        value = data.get(key, None if current is None else current[index])
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ClientProtocolError(f"The audio event has no valid {key}")
-        values.append(value)
-    return values[0], values[1], values[2]
-
-
-@dataclass
-class Utterance:
-    """The state of the utterance in progress on a connection."""
-
-    session: TruebarSession
-    choice: Choice
-    started: float
-    converter: AudioConverter | None = None
-    format_data: dict[str, Any] | None = None
-    """The data object the current format was read from (parses of repeated chunk data are
-    shared, so the same object means the same format)."""
-    input_bytes: int = 0
-    max_input_bytes: int = 0
-    wall_deadline: float = 0.0
-    stream: TranscriptStream | None = None
-    stopped: float = 0.0
-    """Loop time of audio-stop."""
-    answered: float = 0.0
-    """Loop time the transcript was written (0 until then)."""
-    delivered: bool = False
-    """Whether the client was still there to take it."""
-    endpointer: Endpointer | None = None
-    """Decides when a live command is over (None: endpointing is off for this utterance)."""
-    pace: Pace | None = None
-    ending: Ending = Ending.AUDIO_STOP
-    early: asyncio.Task[None] | None = None
-    """Finishes an utterance the bridge ended itself, while the client may still send audio."""
-    speech_ended: float = 0.0
-    """Loop time at which speech ended, as the voice activity detector heard it (else 0)."""
-    released: bool = False
-    """Its Truebar session is closed and its place among max_sessions given back."""
-    first_audio: float = 0.0
-    """Loop time of the first audio chunk (0 until then): with the audio's length, when the
-    audio would have ended had it been spoken live."""
-
-    def audio_seconds(self) -> float:
-        """Seconds of the client's audio so far."""
-        conv = self.converter
-        return self.input_bytes / conv.input_bytes_per_second if conv is not None else 0.0
-
-
-def speech_end(utt: Utterance, now: float) -> float:
-    """Loop time at which speech ended, as the voice activity detector heard it (0: none)."""
-    heard = utt.endpointer
-    if heard is None or heard.speech_end_ms is None:
-        return 0.0
-    return now - (heard.now_ms - heard.speech_end_ms) / 1000
 
 
 class BridgeHandler:
@@ -402,63 +341,4 @@ class BridgeHandler:
         """Wait for the transcript, answer, count and log the utterance."""
         text = await utt.session.finish()
         self._answer(text)  # if FINISHED did not already answer (it always should)
-        latency = utt.answered - utt.stopped
-        seconds = utt.audio_seconds()
-        self._record(utt, seconds, latency)
-        shown = f": {text!r}" if self._ctx.settings.log_transcripts else ""
-        speech = ""
-        if utt.speech_ended:
-            speech = f", {(utt.answered - utt.speech_ended) * 1000:.0f} ms after the end of speech"
-        _LOGGER.info(
-            "%s: ok, language %s, %.2f s of audio, ended by %s, transcript %.0f ms after the "
-            "end of the command%s, %d attempt(s)%s",
-            self.label,
-            utt.choice.language,
-            seconds,
-            utt.ending,
-            latency * 1000,
-            speech,
-            utt.session.attempts,
-            shown,
-        )
-        _LOGGER.debug("%s: transcript text: %r", self.label, text)
-        if utt.endpointer is not None:
-            self._check_words(utt.endpointer, text)
-
-    def _check_words(self, heard: Endpointer, text: str) -> None:
-        """Say when Truebar's final has fewer words than its last interim that covered the
-        speech (a recogniser's finalisation drops words it had heard), and when its tokens
-        carried no word times (the bridge then ends commands on its final or the long
-        silence only; said once per process)."""
-        lost = word_count(heard.covering_text) - word_count(text)
-        if lost > 0:
-            self._ctx.metrics.words_lost.inc()
-            _LOGGER.info(
-                "%s: Truebar's final has %d word(s) fewer than its interim that covered the speech",
-                self.label,
-                lost,
-            )
-        if heard.untimed and not self._ctx.said_untimed:
-            self._ctx.said_untimed = True
-            _LOGGER.info(
-                "%s: Truebar's text segments carry no usable word times: endpointing ends a "
-                "command only on Truebar's final or on endpoint_max_silence_ms of silence",
-                self.label,
-            )
-
-    def _record(self, utt: Utterance, seconds: float, latency: float) -> None:
-        """Update the metrics for a successful utterance."""
-        m, session = self._ctx.metrics, utt.session
-        m.utterances.labels("ok", "").inc()
-        m.audio_seconds.inc(seconds)
-        m.latency.observe(latency)
-        m.endings.labels(utt.ending).inc()
-        if utt.speech_ended:
-            m.speech_to_transcript.observe(utt.answered - utt.speech_ended)
-        if session.configured_after is not None:
-            m.time_to_configured.observe(session.configured_after)
-        if session.attempts > 1:
-            m.reconnects.inc(session.attempts - 1)
-            m.replayed_seconds.inc(session.replayed_bytes / 32000)
-        if session.failed_while_speaking:
-            m.saved.inc()
+        report(self._ctx, self.label, utt, text)

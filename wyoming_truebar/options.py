@@ -2,96 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
 import voluptuous as vol
 
+from . import validators as rule
+
 ENV_PREFIX = "TRUEBAR_"
 DEFAULT_TAGS = ("KALDI:sl-SI:*:*", "KALDI:en-US:*:*", "KALDI:de-DE:*:*")
-
-
-def _tags(value: Any) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else list(value)
-    tags = tuple(str(t).strip() for t in items if str(t).strip())
-    for tag in tags:
-        if len(tag.split(":")) != 4:
-            raise vol.Invalid(f"tag {tag!r} is not FRAMEWORK:language:domain:version")
-    if not tags:
-        raise vol.Invalid("at least one tag is needed")
-    return tags
-
-
-def _url(schemes: tuple[str, ...]) -> Any:
-    def check(value: Any) -> str:
-        text = str(value)
-        if not text.startswith(tuple(s + "://" for s in schemes)):
-            raise vol.Invalid(f"must start with {' or '.join(s + '://' for s in schemes)}")
-        return text
-
-    return check
-
-
-def _networks(value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    try:
-        return tuple(
-            ipaddress.ip_network(str(i).strip(), strict=False) for i in items if str(i).strip()
-        )
-    except ValueError as err:
-        raise vol.Invalid(f"not a network in CIDR form ({err})") from err
-
-
-def _overrides(value: Any) -> tuple[tuple[str, str], ...]:
-    """`sl=KALDI:sl-SI:COL:v,en=...` (or a mapping in the file) → ((language, tag), ...)."""
-    if isinstance(value, dict):
-        pairs = [(str(k), str(v)) for k, v in value.items()]
-    else:
-        items = value.split(",") if isinstance(value, str) else list(value or [])
-        pairs = []
-        for item in (str(i).strip() for i in items):
-            language, sep, tag = item.partition("=")
-            if not item:
-                continue
-            if not sep or not language.strip():
-                raise vol.Invalid(f"{item!r} is not LANGUAGE=TAG")
-            pairs.append((language.strip(), tag.strip()))
-    for _, tag in pairs:
-        _tags(tag)
-    return tuple(pairs)
-
-
-def _list(value: Any) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    return tuple(str(i).strip() for i in items if str(i).strip())
-
-
-def _seconds(low: float = 0.1, high: float = 3600) -> Any:
-    return vol.All(vol.Coerce(float), vol.Range(min=low, max=high))
-
-
-def _word_lists(value: Any) -> tuple[tuple[str, frozenset[str]], ...]:
-    """`en=for to the,sl=za na` (or a mapping of lists in the file) → ((language, words), ...)."""
-    if isinstance(value, dict):
-        raw = [
-            (str(k), v if isinstance(v, str) else " ".join(map(str, v or [])))
-            for k, v in value.items()
-        ]
-    else:
-        raw = []
-        for item in (
-            str(i).strip()
-            for i in (value.split(",") if isinstance(value, str) else list(value or []))
-        ):
-            language, sep, words = item.partition("=")
-            if item and (not sep or not language.strip()):
-                raise vol.Invalid(f"{item!r} is not LANGUAGE=word word ...")
-            if item:
-                raw.append((language, words))
-    return tuple(
-        (language.strip().lower(), frozenset(words.lower().split())) for language, words in raw
-    )
 
 
 _BOOL = vol.Boolean()
@@ -116,7 +35,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "uri",
         "tcp://0.0.0.0:10300",
-        _url(("tcp", "unix", "stdio")),
+        rule.url(("tcp", "unix", "stdio")),
         "Wyoming address to serve: tcp://HOST:PORT, unix://PATH or stdio://",
     ),
     Option("username", None, _OPT_STR, "Truebar user (a service user with the online role)"),
@@ -128,45 +47,47 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "auth_url",
         "https://auth.true-bar.si/realms/truebar/protocol/openid-connect/token",
-        _url(("http", "https")),
+        rule.url(("http", "https")),
         "token endpoint URL",
     ),
-    Option("api_base_url", "https://api.true-bar.si", _url(("http", "https")), "REST API base URL"),
+    Option(
+        "api_base_url", "https://api.true-bar.si", rule.url(("http", "https")), "REST API base URL"
+    ),
     Option(
         "stt_ws_url",
         "wss://api.true-bar.si/api/pipelines/stream",
-        _url(("ws", "wss")),
+        rule.url(("ws", "wss")),
         "streaming WebSocket URL",
     ),
     Option(
         "asr_tag",
         None,
-        vol.Any(None, vol.All(_tags, vol.Length(max=1))),
+        vol.Any(None, vol.All(rule.tags, vol.Length(max=1))),
         "force this one ASR tag for every utterance (e.g. KALDI:en-US:*:*)",
     ),
     Option(
         "asr_tags",
         DEFAULT_TAGS,
-        _tags,
+        rule.tags,
         "comma-separated ASR tags to offer; their languages are advertised to clients",
     ),
     Option(
         "asr_tag_overrides",
         (),
-        _overrides,
+        rule.overrides,
         "per-language tags that win over discovery, "
         "e.g. sl=KALDI:sl-SI:COL:20221208-0800,en=KALDI:en-US:*:*",
     ),
     Option(
         "discovery_interval",
         3600.0,
-        vol.Any(0, _seconds(10, 86400)),
+        vol.Any(0, rule.seconds(10, 86400)),
         "seconds between stage discoveries (0: off, offer asr_tags only)",
     ),
     Option(
         "nlp_tasks",
         (),
-        _list,
+        rule.names_list,
         "NLP stages after ASR, each TASK (all languages) or "
         "LANGUAGE:TASK, e.g. NLP_pc or sl:NLP_pc; tags come from discovery; policy SKIP",
     ),
@@ -189,13 +110,13 @@ OPTIONS: tuple[Option, ...] = (
         _BOOL,
         "refuse an unknown language with an error instead of using the default",
     ),
-    Option("token_timeout", 10.0, _seconds(), "seconds for one token request"),
-    Option("connect_timeout", 5.0, _seconds(), "seconds for the WebSocket connect and upgrade"),
-    Option("setup_timeout", 5.0, _seconds(), "seconds to wait for INITIALIZED and CONFIGURED"),
+    Option("token_timeout", 10.0, rule.seconds(), "seconds for one token request"),
+    Option("connect_timeout", 5.0, rule.seconds(), "seconds for the WebSocket connect and upgrade"),
+    Option("setup_timeout", 5.0, rule.seconds(), "seconds to wait for INITIALIZED and CONFIGURED"),
     Option(
         "answer_deadline",
         3.0,
-        _seconds(0.5, 60),
+        rule.seconds(0.5, 60),
         "seconds from the end of speech (audio-stop, or the bridge's own end of the command) "
         "to the answer: every wait after it (token, connect, upgrade, replay, FINISHED) draws "
         "on this budget, and when it runs out the client gets the error of what failed",
@@ -203,7 +124,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "finish_timeout",
         3.0,
-        _seconds(),
+        rule.seconds(),
         "seconds to wait for FINISHED after EOS (a cap inside answer_deadline; a larger value "
         "is clamped to it)",
     ),
@@ -219,19 +140,19 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "heartbeat",
         10.0,
-        _seconds(1),
+        rule.seconds(1),
         "seconds between WebSocket pings; a missing pong ends a dead connection",
     ),
     Option(
         "idle_timeout",
         30.0,
-        _seconds(),
+        rule.seconds(),
         "seconds a client may stay silent (no event) before it is disconnected",
     ),
     Option(
         "max_utterance_seconds",
         60.0,
-        _seconds(1, 600),
+        rule.seconds(1, 600),
         "longest utterance, in seconds of audio (bounds the replay buffer)",
     ),
     Option(
@@ -256,7 +177,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "reconnect_deadline",
         3.0,
-        _seconds(),
+        rule.seconds(),
         "seconds after the end of speech within which tries may still start (a cap inside "
         "answer_deadline; a larger value is clamped to it; half of it caps the back-off of the "
         "token endpoint's circuit breaker)",
@@ -264,14 +185,14 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "allowed_networks",
         (),
-        _networks,
+        rule.networks,
         "comma-separated client networks (CIDR) allowed "
         "to connect; empty allows all (the Wyoming protocol has no authentication)",
     ),
     Option(
         "shutdown_grace",
         10.0,
-        _seconds(0, 600),
+        rule.seconds(0, 600),
         "seconds utterances in flight may take to finish after SIGTERM",
     ),
     Option(
@@ -310,7 +231,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "supervisor_url",
         "http://supervisor",
-        _url(("http", "https")),
+        rule.url(("http", "https")),
         "Supervisor API (as an add-on, the server registers there once it answers describe)",
     ),
     Option(
@@ -372,7 +293,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "endpoint_words",
         (),
-        _word_lists,
+        rule.word_lists,
         "words a complete command does not end in, per language, replacing the built-in list "
         "of that language: LANGUAGE=word word ...,LANGUAGE=... (built in for en, sl and de; a "
         "language with no list ends on the long silence only)",
@@ -388,7 +309,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "endpoint_modifier_words",
         (),
-        _word_lists,
+        rule.word_lists,
         "words after which a pause waits endpoint_modifier_silence_ms, per language, replacing "
         "the built-in list of that language: LANGUAGE=word word ...,LANGUAGE=... (the built-in "
         "lists name rooms and places such as bedroom, kitchen, front, back, living; in "

@@ -148,3 +148,33 @@ class TranscriptAssembler:
     def text(self) -> str:
         """Return all committed text so far."""
         return "".join(self._parts)
+
+
+@dataclass(slots=True)
+class RunningText:
+    """What Truebar has said so far in one attempt: the committed text, the current interim,
+    and where the last word of both ends in the stream (the endpointer's ear)."""
+
+    assembler: TranscriptAssembler = field(default_factory=TranscriptAssembler)
+    untimed: bool = False
+    """A text segment came whose tokens carry no usable word times."""
+    _committed_end: int | None = None
+
+    def add(self, message: Message) -> tuple[str, int | None, bool]:
+        """Take a TEXT_SEGMENT; return the running text, where its last word ends (ms; None:
+        no usable word times) and whether the segment committed text."""
+        end = words_end_ms(message.tokens)
+        if end is None and any(token.text for token in message.tokens):
+            self.untimed = True
+        added, interim = False, ""
+        if message.final:
+            added = bool(self.assembler.add_final(message.tokens))
+            if added:
+                self._committed_end = end
+            end = self._committed_end
+        else:
+            interim = " ".join(token.text for token in message.tokens if token.text)
+            if not interim:
+                end = self._committed_end
+        running = f"{self.assembler.text} {interim}".strip()
+        return running, None if self.untimed else end, added

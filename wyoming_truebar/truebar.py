@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import aiohttp
 
+from .budget import RETRY_FIRST, RETRY_MAX, AnswerBudget
 from .credentials import CredentialsCache
 from .errors import (
     AuthError,
@@ -32,17 +33,14 @@ from .network import Proxy, untrusted, via, with_token
 from .protocol import (
     EOS_MESSAGE,
     Message,
+    RunningText,
     Stage,
-    TranscriptAssembler,
     encode_config,
     parse_message,
-    words_end_ms,
 )
 from .settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
-RETRY_FIRST, RETRY_MAX = 0.1, 1.0
-"""Seconds between attempts after a transient failure: 0.1 s, doubling, at most 1 s."""
 
 OnFinal = Callable[[str], None]
 """Called with all text committed so far (in this attempt) after each final segment."""
@@ -83,22 +81,11 @@ class TruebarSession:
         self._on_hopeless = on_hopeless
         self.on_text: OnText | None = None
         """Called with the running text (the endpointer's ear, set by the handler)."""
-        self.untimed = False
-        """A text segment came whose tokens carry no usable word times."""
         self._proxy = proxy
         self._eos_sent = False
         self._connected = False
         """The current attempt has a WebSocket connection open."""
-        self._after_stop = 0
-        """Connections made after audio-stop, the one open at audio-stop included (tries that
-        get no token are bounded by the deadline only)."""
-        self._deadline = 0.0
-        """Loop time after which no attempt may start (end of speech + reconnect_deadline)."""
-        self._answer_by = 0.0
-        """Loop time by which the client must have its answer (end of speech +
-        answer_deadline): every wait after the end of speech draws on it."""
-        self._extra = 0.0
-        """Seconds the budgets got beyond audio-stop (a recording sent faster than live)."""
+        self._budget = AnswerBudget(settings)
         self._last_error: BridgeError | None = None
         """The latest failure of an attempt: what the client hears if the budget runs out."""
         self.failed_while_speaking = 0
@@ -171,11 +158,8 @@ class TruebarSession:
         self.start()
         if not self._ended:
             self._ended = True
-            self._after_stop = 1 if self._connected else 0
-            now, s = asyncio.get_running_loop().time(), self._settings
-            self._extra = max(0.0, live_end - now)
-            self._deadline = now + self._extra + s.reconnect_deadline
-            self._answer_by = now + self._extra + s.answer_deadline
+            now = asyncio.get_running_loop().time()
+            self._budget.stop(now, live_end, self._connected)
         self._wake.set()
 
     async def finish(self) -> str:
@@ -184,7 +168,7 @@ class TruebarSession:
         self.end_audio()
         assert self._task is not None
         try:
-            async with asyncio.timeout_at(self._answer_by):
+            async with asyncio.timeout_at(self._budget.answer_by):
                 return await self._task
         except TimeoutError as err:
             failed = self._last_error
@@ -210,7 +194,7 @@ class TruebarSession:
         """Attempt until FINISHED. Transient failures are retried while the user speaks (the
         audio is kept and replayed), then within reconnect_deadline after audio-stop, with at
         most reconnect_attempts connections after audio-stop."""
-        loop = asyncio.get_running_loop()
+        loop, budget = asyncio.get_running_loop(), self._budget
         pause = RETRY_FIRST
         while True:
             self.attempts += 1
@@ -218,7 +202,7 @@ class TruebarSession:
                 return await self._attempt()
             except BridgeError as err:
                 self._last_error = err
-                if not err.retryable or self._out_of_tries(loop.time()):
+                if not err.retryable or budget.out_of_tries(loop.time()):
                     raise
                 if not self._ended:
                     self.failed_while_speaking += 1
@@ -232,26 +216,14 @@ class TruebarSession:
                     pause,
                     len(self._audio) / 32000,
                 )
-                await asyncio.sleep(self._pause(pause, loop.time()))
+                await asyncio.sleep(budget.pause(pause, loop.time()))
                 pause = min(2 * pause, RETRY_MAX)
-                if self._out_of_tries(loop.time()):
+                if budget.out_of_tries(loop.time()):
                     raise
-
-    def _pause(self, pause: float, now: float) -> float:
-        """The back-off, but after the end of speech never past the last moment a try may
-        start (a try that starts then still has the rest of the budget)."""
-        return min(pause, max(0.0, self._deadline - now)) if self._ended else pause
-
-    def _out_of_tries(self, now: float) -> bool:
-        """While the user speaks there is always another try; after audio-stop, the limits."""
-        if not self._ended:
-            return False
-        return self._after_stop >= self._settings.reconnect_attempts or now >= self._deadline
 
     async def _attempt(self) -> str:
         token = await self._credentials.access_token()
-        if self._ended:
-            self._after_stop += 1
+        self._budget.connecting()
         ws = await self._connect(token)
         self._connected = True
         finished = False
@@ -264,12 +236,12 @@ class TruebarSession:
             if self.attempts > 1:
                 self.replayed_bytes += len(self._audio)
             _LOGGER.debug("%s: Truebar session configured", self.session_id)
-            assembler = TranscriptAssembler()
-            reader = asyncio.create_task(self._read(ws, assembler))
+            said = RunningText()
+            reader = asyncio.create_task(self._read(ws, said))
             reader.add_done_callback(lambda _: self._wake.set())
             try:
                 await self._pump(ws, reader)
-                async with asyncio.timeout(self._settings.finish_timeout + self._extra):
+                async with asyncio.timeout(self._settings.finish_timeout + self._budget.extra):
                     await reader
             except TimeoutError as err:
                 raise BridgeTimeoutError("Truebar did not send FINISHED in time") from err
@@ -278,7 +250,7 @@ class TruebarSession:
                 with contextlib.suppress(asyncio.CancelledError, BridgeError):
                     await reader
             finished = True
-            return assembler.text
+            return said.assembler.text
         except (aiohttp.ClientError, ConnectionError) as err:
             raise ConnectionLostError(
                 "The connection to Truebar was lost", detail=type(err).__name__
@@ -368,35 +340,20 @@ class TruebarSession:
         else:
             _LOGGER.debug("%s: ignoring Truebar message %s", self.session_id, message.kind)
 
-    async def _read(
-        self, ws: aiohttp.ClientWebSocketResponse, assembler: TranscriptAssembler
-    ) -> None:
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse, said: RunningText) -> None:
         """Collect final segments until FINISHED."""
-        committed_end: int | None = None
         while True:
             message = await self._receive(ws)
             if message.kind == "TEXT_SEGMENT":
-                interim, end = "", words_end_ms(message.tokens)
-                if end is None and any(token.text for token in message.tokens):
-                    self.untimed = True
-                if message.final:
-                    added = assembler.add_final(message.tokens)
-                    if added:
-                        committed_end = end
-                        if self._on_final is not None:
-                            self._on_final(assembler.text)
-                    end = committed_end
-                else:
-                    interim = " ".join(token.text for token in message.tokens if token.text)
-                    if not interim:
-                        end = committed_end
+                running, end, added = said.add(message)
+                if added and self._on_final is not None:
+                    self._on_final(said.assembler.text)
                 if self.on_text is not None:
-                    running = f"{assembler.text} {interim}".strip()
-                    self.on_text(running, message.final, None if self.untimed else end)
+                    self.on_text(running, message.final, end)
             elif message.kind == "STATUS":
                 if message.status == "FINISHED":
                     if self._eos_sent and self._on_finished is not None:
-                        self._on_finished(assembler.text)
+                        self._on_finished(said.assembler.text)
                     return
             else:
                 self._other(message, configured=True)
