@@ -239,13 +239,6 @@ def test_unknown_config_key_and_no_password_flag(tmp_path: Path) -> None:
     assert merge({}, REQUIRED, {}).username == "u"
 
 
-def test_readme_documents_every_setting() -> None:
-    from wyoming_truebar.settings import markdown_table  # noqa: PLC0415
-
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    assert markdown_table() in readme, "regenerate the README table from settings.markdown_table()"
-
-
 def test_breaker_backs_off_doubling_to_its_cap_and_closes_on_success() -> None:
     from wyoming_truebar.breaker import Breaker  # noqa: PLC0415
     from wyoming_truebar.errors import ServiceUnavailableError  # noqa: PLC0415

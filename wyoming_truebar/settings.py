@@ -199,7 +199,8 @@ def dumps_public(settings: Settings) -> str:
 
 
 def markdown_table() -> str:
-    """Return the README's settings table (a test keeps the README in step with OPTIONS)."""
+    """Return the settings table of docs/configuration.md (tests/test_docs.py keeps the page
+    in step with OPTIONS; bash script/update-docs regenerates it)."""
     rows = ["| setting (file key) | env | flag | default | meaning |", "|---|---|---|---|---|"]
     for o in OPTIONS:
         default = ",".join(map(str, o.default)) if isinstance(o.default, tuple) else o.default
