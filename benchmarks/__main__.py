@@ -162,6 +162,12 @@ def main() -> None:
         help="rerun only the endpointing sections (10, 11) into the existing results.json",
     )
     p.add_argument(
+        "--only-endpointing-cpu",
+        action="store_true",
+        help="rerun only endpointing's CPU at Home Assistant load (section 10's second table) "
+        "into the existing results.json",
+    )
+    p.add_argument(
         "--speech-rounds",
         type=int,
         help="how many times the endpointing section sends each fixture (default: 2)",
@@ -175,17 +181,18 @@ def main() -> None:
     stacks = out / "profile-stacks.txt"
     command = "bash script/bench" + "".join(f" {a}" for a in sys.argv[1:])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    if args.only_pipeline:
+    if args.only_pipeline or args.only_speech or args.only_endpointing_cpu:
         results = json.loads((out / "results.json").read_text())
-        results["ha_pipeline"] = asyncio.run(ha_pipeline.run())
-        rerun = {"sections": ["11"], "command": command, "date": date, "commit": commit()}
-        results["meta"]["reruns"] = [*results["meta"].get("reruns", []), rerun]
-        write(out, results)
-        return
-    if args.only_speech:
-        results = json.loads((out / "results.json").read_text())
-        results.update(asyncio.run(speech_sections(sizes, ha=not args.smoke)))
-        rerun = {"sections": ["10", "11"], "command": command, "date": date, "commit": commit()}
+        if args.only_pipeline:
+            sections = ["11"]
+            results["ha_pipeline"] = asyncio.run(ha_pipeline.run())
+        elif args.only_speech:
+            sections = ["10", "11"]
+            results.update(asyncio.run(speech_sections(sizes, ha=not args.smoke)))
+        else:
+            sections = ["10 (CPU at Home Assistant load)"]
+            results["endpointing"]["cpu_rows"] = asyncio.run(suite.endpointing_cpu(sizes))
+        rerun = {"sections": sections, "command": command, "date": date, "commit": commit()}
         results["meta"]["reruns"] = [*results["meta"].get("reruns", []), rerun]
         write(out, results)
         return

@@ -228,3 +228,24 @@ def test_word_lists_by_language_and_overrides() -> None:
     assert word_list("fr-FR", {}) is None
     assert word_list("en-GB", {"en": frozenset({"x"})}) == frozenset({"x"})
     assert word_list("fr", {"fr": frozenset()}) == frozenset()
+
+
+def test_the_detector_skips_every_other_frame_of_a_steady_silence_and_no_speech() -> None:
+    import numpy as np  # noqa: PLC0415
+
+    vad = earshot_vad()
+    silence = np.zeros(256, "<i2")
+    answers = [vad(silence) for _ in range(9)]
+    run_frames = [a for a in answers if a != 0.0]
+    assert all(0.0 < a < 0.3 for a in run_frames)  # earshot's silence: confidently quiet
+    assert answers[2] == answers[4] == answers[6] == answers[8] == 0.0  # skipped, as silence
+    assert len(run_frames) == 5
+    # Over a spoken command a frame is skipped only after two quiet ones, never in speech.
+    pcm = load_fixtures()[0].pcm()
+    samples = np.frombuffer(pcm, "<i2")
+    vad = earshot_vad()
+    answers = [vad(samples[i : i + 256].copy()) for i in range(0, len(samples) - 255, 256)]
+    for index in range(2, len(answers)):
+        if answers[index] == 0.0:
+            assert answers[index - 1] < 0.3 and answers[index - 2] < 0.3
+    assert sum(a >= 0.5 for a in answers) > 20
