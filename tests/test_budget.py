@@ -48,18 +48,28 @@ def segment(final: bool, *words: tuple[str, int | None]) -> Message:
     return Message("TEXT_SEGMENT", final=final, tokens=tokens)
 
 
+def said_after(said: RunningText, message: Message) -> tuple[str, int | None, bool]:
+    """The running text the endpointer would be given, its last word's end, and whether the
+    segment committed text."""
+    interim, end, added = said.add(message)
+    return said.running(interim), end, added
+
+
 def test_running_text_joins_committed_and_interim_with_the_last_word_end() -> None:
     said = RunningText()
-    assert said.add(segment(False, ("what", 300))) == ("what", 300, False)
-    assert said.add(segment(True, ("what", 300), ("time", 640))) == ("what time", 640, True)
-    assert said.add(segment(False, ("is", 800))) == ("what time is", 800, False)
-    assert said.add(segment(False)) == ("what time", 640, False)  # an empty interim
+    assert said_after(said, segment(False, ("what", 300))) == ("what", 300, False)
+    final = segment(True, ("what", 300), ("time", 640))
+    assert said_after(said, final) == ("what time", 640, True)
+    assert said_after(said, segment(False, ("is", 800))) == ("what time is", 800, False)
+    assert said_after(said, segment(False)) == ("what time", 640, False)  # an empty interim
     assert said.assembler.text == "what time"
     assert not said.untimed
 
 
-def test_untimed_tokens_stop_word_times_for_the_attempt() -> None:
+def test_untimed_tokens_stop_word_times_for_the_utterance() -> None:
     said = RunningText()
-    assert said.add(segment(False, ("what", None))) == ("what", None, False)
+    assert said_after(said, segment(False, ("what", None))) == ("what", None, False)
     assert said.untimed
-    assert said.add(segment(True, ("what", 300))) == ("what", None, True)
+    assert said_after(said, segment(True, ("what", 300))) == ("what", None, True)
+    replay = RunningText(untimed=said.untimed)  # a reconnect's attempt keeps knowing it
+    assert said_after(replay, segment(False, ("what", 300))) == ("what", None, False)

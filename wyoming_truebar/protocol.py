@@ -157,12 +157,14 @@ class RunningText:
 
     assembler: TranscriptAssembler = field(default_factory=TranscriptAssembler)
     untimed: bool = False
-    """A text segment came whose tokens carry no usable word times."""
+    """A text segment came whose tokens carry no usable word times (in this attempt or, when
+    passed on, an earlier one of the same utterance)."""
     _committed_end: int | None = None
 
     def add(self, message: Message) -> tuple[str, int | None, bool]:
-        """Take a TEXT_SEGMENT; return the running text, where its last word ends (ms; None:
-        no usable word times) and whether the segment committed text."""
+        """Take a TEXT_SEGMENT; return its interim text ("" for a final), where the running
+        text's last word ends (ms; None: no usable word times) and whether the segment
+        committed text."""
         end = words_end_ms(message.tokens)
         if end is None and any(token.text for token in message.tokens):
             self.untimed = True
@@ -176,5 +178,9 @@ class RunningText:
             interim = " ".join(token.text for token in message.tokens if token.text)
             if not interim:
                 end = self._committed_end
-        running = f"{self.assembler.text} {interim}".strip()
-        return running, None if self.untimed else end, added
+        return interim, None if self.untimed else end, added
+
+    def running(self, interim: str) -> str:
+        """The committed text and the current interim (built only for a reader that wants
+        it: the endpointer)."""
+        return f"{self.assembler.text} {interim}".strip()

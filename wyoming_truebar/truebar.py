@@ -86,6 +86,8 @@ class TruebarSession:
         self._connected = False
         """The current attempt has a WebSocket connection open."""
         self._budget = AnswerBudget(settings)
+        self._said = RunningText()
+        """The latest attempt's text (its untimed flag carries over to the next attempt)."""
         self._last_error: BridgeError | None = None
         """The latest failure of an attempt: what the client hears if the budget runs out."""
         self.failed_while_speaking = 0
@@ -236,7 +238,7 @@ class TruebarSession:
             if self.attempts > 1:
                 self.replayed_bytes += len(self._audio)
             _LOGGER.debug("%s: Truebar session configured", self.session_id)
-            said = RunningText()
+            said = self._said = RunningText(untimed=self._said.untimed)
             reader = asyncio.create_task(self._read(ws, said))
             reader.add_done_callback(lambda _: self._wake.set())
             try:
@@ -345,11 +347,11 @@ class TruebarSession:
         while True:
             message = await self._receive(ws)
             if message.kind == "TEXT_SEGMENT":
-                running, end, added = said.add(message)
+                interim, end, added = said.add(message)
                 if added and self._on_final is not None:
                     self._on_final(said.assembler.text)
                 if self.on_text is not None:
-                    self.on_text(running, message.final, end)
+                    self.on_text(said.running(interim), message.final, end)
             elif message.kind == "STATUS":
                 if message.status == "FINISHED":
                     if self._eos_sent and self._on_finished is not None:
