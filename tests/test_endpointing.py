@@ -35,6 +35,7 @@ def run(pcm: bytes, rules: EndpointRules, text_at: Mapping[int, Text]) -> Endpoi
     endpointer = Endpointer(rules, earshot_vad())
     spoken_to = speech_end_chunk(pcm) * 10
     latest: tuple[str, bool, int | None] | None = None
+    audio = bytearray()  # the session's buffer, as the handler hands it over
     for index, offset in enumerate(range(0, len(pcm), CHUNK)):
         if index in text_at:
             given = text_at[index]
@@ -42,7 +43,8 @@ def run(pcm: bytes, rules: EndpointRules, text_at: Mapping[int, Text]) -> Endpoi
             endpointer.text(*latest)
         elif latest is not None and index % 25 == 0:
             endpointer.text(latest[0], False, latest[2])
-        if endpointer.feed(pcm[offset : offset + CHUNK]) is not None:
+        audio += pcm[offset : offset + CHUNK]
+        if len(audio) >= endpointer.next_at and endpointer.advance(audio) is not None:
             break
     return endpointer
 

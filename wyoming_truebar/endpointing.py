@@ -205,12 +205,12 @@ class Endpointer:
     """Follows one live utterance and says when the command is over (see the module)."""
 
     __slots__ = (
-        "_buf",
         "_end_ms",
         "_final_at",
         "_frame",
         "_heard_at",
         "_max_silence",
+        "_pos",
         "_quiet",
         "_rules",
         "_speech_ms",
@@ -222,6 +222,7 @@ class Endpointer:
         "_wait_final",
         "covering_text",
         "decision",
+        "next_at",
         "now_ms",
         "paused",
         "speech_end_ms",
@@ -231,8 +232,11 @@ class Endpointer:
     def __init__(self, rules: EndpointRules, vad: Vad) -> None:
         self._rules = rules
         self._vad = vad
-        self._buf = bytearray()
-        """Audio not yet in a whole detector frame."""
+        self._pos = 0
+        """Bytes of the utterance's audio the detector has been given."""
+        self.next_at = VAD_FRAME_BYTES
+        """The audio's length at which the next whole detector frame is in (the caller's
+        per-chunk test: `advance` only once there is a frame to give the detector)."""
         self._frame = np.zeros(VAD_FRAME_SAMPLES, "<i2")
         """The detector's input, refilled for every frame (no array per frame)."""
         self._view = self._frame.data.cast("B")
@@ -264,23 +268,22 @@ class Endpointer:
         """The latest running text whose last word covered the speech so far (the caller
         compares Truebar's final with it: words lost at finalisation)."""
 
-    def feed(self, pcm: bytes) -> Ending | None:
-        """Take the next 16 kHz mono s16le audio; return the ending once there is one.
+    def advance(self, audio: bytearray) -> Ending | None:
+        """Give the detector every whole frame of the utterance's audio (16 kHz mono s16le,
+        from its start) not yet given; return the ending once there is one.
 
-        The per-chunk hot path (Home Assistant: 100 chunks a second per stream): an append
-        and a comparison, until a whole detector frame is in; each frame is copied into one
-        preallocated array for the detector, and the rules are checked with the text's waits
-        worked out when the text came (`text`), not per frame."""
+        The audio is the Truebar session's own buffer, read in place: the endpointer keeps
+        no copy of it and is called only when `next_at` says a whole frame is in (Home
+        Assistant sends 10 ms chunks, a detector frame is 16 ms), so the per-chunk cost is
+        the caller's one comparison. Each frame is copied into one preallocated array for the
+        detector, and the rules are checked with the text's waits worked out when the text
+        came (`text`), not per frame."""
         if self.decision is not None:
             return self.decision
-        buf = self._buf
-        buf += pcm
-        if len(buf) < VAD_FRAME_BYTES:
-            return None
         view, frame, vad = self._view, self._frame, self._vad
-        pos, size = 0, len(buf)
+        pos, size = self._pos, len(audio)
         while size - pos >= VAD_FRAME_BYTES:
-            view[:] = buf[pos : pos + VAD_FRAME_BYTES]
+            view[:] = audio[pos : pos + VAD_FRAME_BYTES]
             pos += VAD_FRAME_BYTES
             self.now_ms += FRAME_MS
             if vad(frame) >= SPEECH_THRESHOLD:
@@ -295,7 +298,8 @@ class Endpointer:
                 self.paused = True
             if self._check() is not None:
                 break
-        del buf[:pos]
+        self._pos = pos
+        self.next_at = pos + VAD_FRAME_BYTES
         return self.decision
 
     def text(self, text: str, final: bool, end_ms: int | None = None) -> None:

@@ -234,12 +234,15 @@ class BridgeHandler:
             raise UtteranceTooLongError(
                 f"The utterance is longer than {self._ctx.settings.max_utterance_seconds:g} seconds"
             )
-        pcm = utt.converter.convert(payload)
-        utt.session.send(pcm)
+        session = utt.session
+        session.send(utt.converter.convert(payload))
         endpointer = utt.endpointer
-        if endpointer is None:
-            return
-        ended = endpointer.feed(pcm)
+        if endpointer is not None and len(session.audio) >= endpointer.next_at:
+            self._endpoint(utt, endpointer)  # a whole detector frame is in (16 ms of audio)
+
+    def _endpoint(self, utt: Utterance, endpointer: Endpointer) -> None:
+        """The detector's next frames; the pace of the client's audio; the end if it came."""
+        ended = endpointer.advance(utt.session.audio)
         if endpointer.paused:  # the speaker paused: Truebar gets the last words now
             endpointer.paused = False
             utt.session.flush()

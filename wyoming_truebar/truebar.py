@@ -92,11 +92,12 @@ class TruebarSession:
         """The latest failure of an attempt: what the client hears if the budget runs out."""
         self.failed_while_speaking = 0
         """Attempts that failed before audio-stop (retried while the user still spoke)."""
-        self._audio = bytearray()
-        """The utterance's 16 kHz mono s16le audio so far (for replay)."""
+        self.audio = bytearray()
+        """The utterance's 16 kHz mono s16le audio so far (for replay; the endpointer reads
+        it in place). Only `send` adds to it."""
         self._frame = settings.frame_ms * 32  # bytes of 16 kHz 16-bit mono: always even
         self._sent = 0
-        """Bytes of `_audio` on the current attempt's stream."""
+        """Bytes of `audio` on the current attempt's stream."""
         self._waiting = False
         """The pump is caught up and waits for the next whole frame."""
         self._flush = False
@@ -139,14 +140,14 @@ class TruebarSession:
         """Add 16 kHz mono s16le audio; a whole frame wakes the pump (the per-chunk hot path:
         an append and a comparison)."""
         if pcm and not self._ended:
-            self._audio += pcm
-            if self._waiting and len(self._audio) - self._sent >= self._frame:
+            self.audio += pcm
+            if self._waiting and len(self.audio) - self._sent >= self._frame:
                 self._waiting = False
                 self._wake.set()
 
     def flush(self) -> None:
         """Send the audio so far now, without waiting for a whole frame (once)."""
-        if not self._ended and len(self._audio) > self._sent:
+        if not self._ended and len(self.audio) > self._sent:
             self._flush = True
             if self._waiting:
                 self._waiting = False
@@ -216,7 +217,7 @@ class TruebarSession:
                     err.code,
                     err,
                     pause,
-                    len(self._audio) / 32000,
+                    len(self.audio) / 32000,
                 )
                 await asyncio.sleep(budget.pause(pause, loop.time()))
                 pause = min(2 * pause, RETRY_MAX)
@@ -236,7 +237,7 @@ class TruebarSession:
             if self.configured_after is None:
                 self.configured_after = asyncio.get_running_loop().time() - self._started_at
             if self.attempts > 1:
-                self.replayed_bytes += len(self._audio)
+                self.replayed_bytes += len(self.audio)
             _LOGGER.debug("%s: Truebar session configured", self.session_id)
             said = self._said = RunningText(untimed=self._said.untimed)
             reader = asyncio.create_task(self._read(ws, said))
@@ -376,7 +377,7 @@ class TruebarSession:
                 self._eos_sent = True  # before the await: FINISHED may be read while it drains
                 await ws.send_str(EOS_MESSAGE)
                 return
-            if self._ended or self._flush or len(self._audio) - self._sent >= self._frame:
+            if self._ended or self._flush or len(self.audio) - self._sent >= self._frame:
                 continue  # more arrived while a frame was being written
             self._wake.clear()
             self._waiting = True
@@ -387,7 +388,7 @@ class TruebarSession:
 
     async def _send_frames(self, ws: aiohttp.ClientWebSocketResponse, everything: bool) -> None:
         """Send every whole frame not yet sent; with `everything`, the partial last one too."""
-        audio, frame = self._audio, self._frame
+        audio, frame = self.audio, self._frame
         while len(audio) - self._sent >= frame or (everything and self._sent < len(audio)):
             start = self._sent
             self._sent = min(len(audio), start + frame)
