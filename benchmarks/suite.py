@@ -195,24 +195,68 @@ in the load's noise now and then, and would end commands early (their byte count
 simulator's text, would then be short of what was sent)."""
 
 
+CPU_VARIANTS: dict[str, tuple[str, ...]] = {
+    "off": ("--no-endpointing",),
+    "off, interims": ("--no-endpointing", "--enable-interims"),
+    "on": ENDPOINTING_NEVER_ENDS,
+}
+"""The bridges of the endpointing CPU section, by name (and the naive bridge, "naive")."""
+CPU_PAIRS = (("off", "on"), ("off", "off, interims"), ("naive", "on"))
+"""What runs side by side, at the same time, under the same load: what endpointing adds;
+what the interims it reads add (the rest is the detector and its bookkeeping); how it stands
+against the naive bridge."""
+
+
+@contextlib.asynccontextmanager
+async def cpu_server(variant: str) -> AsyncIterator[tuple[Proc, Proc]]:
+    """One server of the CPU section and its own simulator."""
+    if variant == "naive":
+        async with simulator() as sim, naive_bridge(sim.port) as server:
+            yield server, sim
+    else:
+        async with bridge_stack(extra=CPU_VARIANTS[variant]) as stack:
+            yield stack
+
+
 async def endpointing_cpu(sizes: Sizes) -> list[dict[str, Any]]:
     """The bridge's CPU with endpointing off and on, at Home Assistant load (the byte-counting
-    simulator, which sends interims too; noise as audio; the detector runs on every frame,
-    and no command ends early: the per-chunk cost, not the early answers')."""
+    simulator, which sends interims when asked; noise as audio; the detector runs on every
+    frame, and no command ends early: the per-chunk cost, not the early answers').
+
+    The two servers of a pair run at the same time, each with its own simulator and the same
+    load, so both see the same machine: this shared machine's load moves a server's figure
+    by ±0.5 ms per audio s from one run to the next, far more than what is measured here;
+    the two of a pair move together. The order of each pair swaps from run to run."""
     rows = []
     for repeat in range(sizes.capacity_repeats):
         for streams in sizes.endpointing_cpu_streams:
             load = ha_load(streams, sizes.capacity_seconds, 3)
-            async with simulator() as sim, naive_bridge(sim.port) as server:
-                for row in await measured([load], server, sim, lambda: sim_finish_times(sim.port)):
-                    rows.append({**row, "server": "naive", "endpointing": False})
-                    rows[-1]["repeat"] = repeat + 1
-            for flags in (("--no-endpointing",), ENDPOINTING_NEVER_ENDS):
-                for row in await bridge_rows([load], extra=flags):
-                    on = flags is ENDPOINTING_NEVER_ENDS
-                    rows.append({**row, "server": "bridge", "endpointing": on})
-                    rows[-1]["repeat"] = repeat + 1
+            for pair_index, pair in enumerate(CPU_PAIRS, 1):
+                order = pair if repeat % 2 == 0 else pair[::-1]
+                async with contextlib.AsyncExitStack() as stack:
+                    servers = [await stack.enter_async_context(cpu_server(v)) for v in order]
+                    measured_rows = await asyncio.gather(
+                        *(
+                            measured([load], server, sim, _finish_times(sim))
+                            for server, sim in servers
+                        )
+                    )
+                for variant, (row,) in zip(order, measured_rows, strict=True):
+                    rows.append(
+                        {
+                            **row,
+                            "server": "naive" if variant == "naive" else "bridge",
+                            "variant": variant,
+                            "endpointing": variant == "on",
+                            "pair": pair_index,
+                            "repeat": repeat + 1,
+                        }
+                    )
     return rows
+
+
+def _finish_times(sim: Proc) -> BackendTimes:
+    return lambda: sim_finish_times(sim.port)
 
 
 async def side_by_side(sizes: Sizes, latencies: tuple[float, ...]) -> dict[str, Any]:

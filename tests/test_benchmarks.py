@@ -29,6 +29,9 @@ def test_benchmark_smoke_run(tmp_path: Path) -> None:
         for row in results[section]:
             assert row["ok"] == row["utterances"] > 0, row
             assert row["paired"] == row["ok"], row
+    cpu = results["endpointing"]["cpu_rows"]  # the pairs run side by side: each row whole
+    assert {r["variant"] for r in cpu} == {"naive", "off", "off, interims", "on"}
+    assert all(r["ok"] == r["utterances"] > 0 for r in cpu), cpu
     assert {t["target"] for t in results["targets"]}
     text = (tmp_path / "results.md").read_text()
     assert "## Targets" in text
