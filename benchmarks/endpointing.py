@@ -324,12 +324,24 @@ def _cpu_summary(rows: list[dict[str, Any]]) -> list[str]:
         added, interims, ratio = split
         if not (added and interims and ratio):
             continue
+        times = [on / off for on, off in _on_off(rows, streams)]
         lines.append(
             f"- {streams} streams: endpointing adds {min(added):+.2f} to {max(added):+.2f} ms "
-            f"per audio s, of which the interims {min(interims):+.2f} to {max(interims):+.2f}; "
-            f"on is {min(ratio):.2f}–{max(ratio):.2f}× the naive bridge."
+            f"per audio s ({min(times):.2f}–{max(times):.2f}× off: both servers of a pair "
+            "move with the machine, the ratio less), of which the interims "
+            f"{min(interims):+.2f} to {max(interims):+.2f}; on is "
+            f"{min(ratio):.2f}–{max(ratio):.2f}× the naive bridge."
         )
     return [*lines, ""] if lines else []
+
+
+def _on_off(rows: list[dict[str, Any]], streams: int) -> list[tuple[float, float]]:
+    """(on, off) CPU of each off | on pair run at one load."""
+    pairs: dict[int, dict[str, float]] = {}
+    for r in rows:
+        if r["satellites"] == streams and r.get("pair") == 1:
+            pairs.setdefault(r["repeat"], {})[r["variant"]] = r["server_cpu_ms_per_audio_s"]
+    return [(p["on"], p["off"]) for _, p in sorted(pairs.items()) if {"on", "off"} <= set(p)]
 
 
 def cpu_split(
