@@ -276,11 +276,9 @@ def _cpu_section(rows: list[dict[str, Any]]) -> list[str]:
         [
             str(r["satellites"]),
             str(r["repeat"]),
-            str(r.get("pair", "")),
-            "naive bridge" if r.get("server") == "naive" else "bridge",
-            "—"
-            if r.get("server") == "naive"
-            else r.get("variant", "on" if r["endpointing"] else "off"),
+            str(r["pair"]),
+            "naive bridge" if r["variant"] == "naive" else "bridge",
+            "—" if r["variant"] == "naive" else r["variant"],
             f"{r['ok']}/{r['utterances']}",
             f"{r['server_cpu_ms_per_audio_s']:.2f}",
             f"{r['server_user_ms_per_audio_s']:.2f} / {r['server_system_ms_per_audio_s']:.2f}",
@@ -320,11 +318,9 @@ def _cpu_section(rows: list[dict[str, Any]]) -> list[str]:
 def _cpu_summary(rows: list[dict[str, Any]]) -> list[str]:
     """What the pairs say, per load: endpointing's cost, the interims' share, the ratio."""
     lines = []
-    for streams, split in sorted(cpu_split(rows).items()):
-        added, interims, ratio = split
+    for streams, (added, times, interims, ratio) in sorted(cpu_split(rows).items()):
         if not (added and interims and ratio):
             continue
-        times = [on / off for on, off in _on_off(rows, streams)]
         lines.append(
             f"- {streams} streams: endpointing adds {min(added):+.2f} to {max(added):+.2f} ms "
             f"per audio s ({min(times):.2f}–{max(times):.2f}× off: both servers of a pair "
@@ -335,32 +331,19 @@ def _cpu_summary(rows: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""] if lines else []
 
 
-def _on_off(rows: list[dict[str, Any]], streams: int) -> list[tuple[float, float]]:
-    """(on, off) CPU of each off | on pair run at one load."""
-    pairs: dict[int, dict[str, float]] = {}
-    for r in rows:
-        if r["satellites"] == streams and r.get("pair") == 1:
-            pairs.setdefault(r["repeat"], {})[r["variant"]] = r["server_cpu_ms_per_audio_s"]
-    return [(p["on"], p["off"]) for _, p in sorted(pairs.items()) if {"on", "off"} <= set(p)]
-
-
-def cpu_split(
-    rows: list[dict[str, Any]],
-) -> dict[int, tuple[list[float], list[float], list[float]]]:
-    """Per load (streams): on minus off, interims minus off, and on over naive, one figure
-    per pair run (each from two servers that ran at the same time)."""
+def cpu_split(rows: list[dict[str, Any]]) -> dict[int, tuple[list[float], ...]]:
+    """Per load (streams): on minus off, on over off, interims minus off, and on over naive,
+    one figure per pair run (each from two servers that ran at the same time)."""
     runs: dict[tuple[int, int, int], dict[str, float]] = {}
     for r in rows:
-        key = (r["satellites"], r["repeat"], r.get("pair", 0))
-        variant = r.get("variant", "on" if r["endpointing"] else "off")
-        if r.get("server") == "naive":
-            variant = "naive"
-        runs.setdefault(key, {})[variant] = r["server_cpu_ms_per_audio_s"]
-    out: dict[int, tuple[list[float], list[float], list[float]]] = {}
+        key = (r["satellites"], r["repeat"], r["pair"])
+        runs.setdefault(key, {})[r["variant"]] = r["server_cpu_ms_per_audio_s"]
+    out: dict[int, tuple[list[float], ...]] = {}
     for (streams, _, _), run in sorted(runs.items()):
-        added, interims, ratio = out.setdefault(streams, ([], [], []))
+        added, times, interims, ratio = out.setdefault(streams, ([], [], [], []))
         if {"off", "on"} <= set(run):
             added.append(run["on"] - run["off"])
+            times.append(run["on"] / run["off"])
         if {"off", "off, interims"} <= set(run):
             interims.append(run["off, interims"] - run["off"])
         if {"naive", "on"} <= set(run):
@@ -394,7 +377,7 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, bool]]:
                 function == 0,
             )
         )
-    for streams, (added, _, ratio) in sorted(cpu_split(result.get("cpu_rows", [])).items()):
+    for streams, (added, _, _, ratio) in sorted(cpu_split(result.get("cpu_rows", [])).items()):
         if not (added and ratio):
             continue
         out.append(

@@ -210,7 +210,6 @@ class Endpointer:
         "_frame",
         "_heard_at",
         "_max_silence",
-        "_pos",
         "_quiet",
         "_rules",
         "_speech_ms",
@@ -232,11 +231,10 @@ class Endpointer:
     def __init__(self, rules: EndpointRules, vad: Vad) -> None:
         self._rules = rules
         self._vad = vad
-        self._pos = 0
-        """Bytes of the utterance's audio the detector has been given."""
         self.next_at = VAD_FRAME_BYTES
         """The audio's length at which the next whole detector frame is in (the caller's
-        per-chunk test: `advance` only once there is a frame to give the detector)."""
+        per-chunk test: `advance` only once there is a frame to give the detector); the
+        detector has had the audio up to a frame before it."""
         self._frame = np.zeros(VAD_FRAME_SAMPLES, "<i2")
         """The detector's input, refilled for every frame (no array per frame)."""
         self._view = self._frame.data.cast("B")
@@ -281,7 +279,7 @@ class Endpointer:
         if self.decision is not None:
             return self.decision
         view, frame, vad = self._view, self._frame, self._vad
-        pos, size = self._pos, len(audio)
+        pos, size = self.next_at - VAD_FRAME_BYTES, len(audio)
         while size - pos >= VAD_FRAME_BYTES:
             view[:] = audio[pos : pos + VAD_FRAME_BYTES]
             pos += VAD_FRAME_BYTES
@@ -298,7 +296,6 @@ class Endpointer:
                 self.paused = True
             if self._check() is not None:
                 break
-        self._pos = pos
         self.next_at = pos + VAD_FRAME_BYTES
         return self.decision
 
