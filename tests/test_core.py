@@ -17,7 +17,6 @@ from wyoming_truebar.protocol import (
     TranscriptAssembler,
     encode_config,
     parse_message,
-    words_end_ms,
 )
 from wyoming_truebar.settings import SettingsError, load_settings, merge
 
@@ -100,45 +99,6 @@ def test_tokens_join_by_handedness_across_segments() -> None:
     assert assembler.add_final(second.tokens) == " (prosim)."
     assert assembler.text == "Prižgi luč, (prosim)."
     assert TranscriptAssembler().add_final([Token("", False, False)]) == ""
-
-
-@pytest.mark.parametrize(
-    ("tokens", "end"),
-    [
-        ([Token("what", start_ms=0, end_ms=300), Token("time", start_ms=300, end_ms=640)], 640),
-        (
-            [Token("time", start_ms=300, end_ms=640), Token(".", True, start_ms=640, end_ms=640)],
-            640,
-        ),
-        ([Token("one", start_ms=10, end_ms=200)], 200),  # one word may span the segment
-        ([Token("what"), Token("time")], None),  # no times at all
-        ([Token("what", end_ms=300), Token("time")], None),  # one word untimed
-        # every token stamped with the whole segment says nothing of words
-        ([Token("what", start_ms=0, end_ms=900), Token("time", start_ms=0, end_ms=900)], None),
-        ([], None),
-    ],
-)
-def test_words_end_ms_needs_usable_word_times(tokens: list[Token], end: int | None) -> None:
-    assert words_end_ms(tokens) == end
-
-
-def test_token_times_come_from_the_segment() -> None:
-    raw = json.dumps(
-        {
-            "type": "TEXT_SEGMENT",
-            "textSegment": {
-                "isFinal": False,
-                "startTimeMs": 0,
-                "tokens": [
-                    {"text": "lock", "startOffsetMs": 120, "endOffsetMs": 400},
-                    {"text": "door", "startOffsetMs": 410, "endOffsetMs": 780},
-                ],
-            },
-        }
-    )
-    message = parse_message(raw)
-    assert [(t.start_ms, t.end_ms) for t in message.tokens] == [(120, 400), (410, 780)]
-    assert words_end_ms(message.tokens) == 780
 
 
 def test_token_set_freshness() -> None:
@@ -266,3 +226,18 @@ def test_breaker_backs_off_doubling_to_its_cap_and_closes_on_success() -> None:
     assert breaker.succeeded(now + 1) is None  # no outage to report
     breaker.failed(ServiceUnavailableError("again"), now + 2)
     assert breaker.retry_at - (now + 2) == 0.5  # a new outage starts from the first step
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"endpoint_max_silence_ms": 600}, "endpoint_modifier_silence_ms"),
+        ({"endpoint_silence_ms": 700}, "endpoint_silence_ms"),
+        ({"endpoint_tail_ms": 1000}, "endpoint_tail_ms"),
+    ],
+)
+def test_endpointing_waits_are_checked_against_each_other(
+    changes: dict[str, int], named: str
+) -> None:
+    with pytest.raises(SettingsError, match=f"setting '{named}'.* must be shorter than"):
+        merge({}, {"TRUEBAR_USERNAME": "u", "TRUEBAR_PASSWORD": "p"}, changes)

@@ -19,6 +19,7 @@ from wyoming_truebar.endpointing import (
     last_word,
     word_list,
 )
+from wyoming_truebar.heard import Heard
 
 CHUNK = 320  # Home Assistant's 10 ms
 SILENCE = bytes(2 * 32000)
@@ -26,23 +27,40 @@ RULES = EndpointRules(300, 1000, CONTINUATION_WORDS["en"])
 
 
 Text = tuple[str, bool] | tuple[str, bool, int | None]
-"""(text, final) — its last word ending where the speech ends — or (text, final, end_ms)."""
+"""(text, final) — its last word ending where the speech ends — or (text, final, end_ms);
+end_ms STRETCHED: the last word reaches the recogniser's position (a provisional one)."""
+STRETCHED = -1
 
 
-def run(pcm: bytes, rules: EndpointRules, text_at: Mapping[int, Text]) -> Endpointer:
+def run(
+    pcm: bytes,
+    rules: EndpointRules,
+    text_at: Mapping[int, Text],
+    lag_ms: int = 0,
+    heard_to: bool = True,
+) -> Endpointer:
     """Feed audio in 10 ms chunks; at chunk index i hand over text_at[i]; stop at a decision.
-    Truebar repeats its latest text every 250 ms (as the simulator's interims do)."""
+    Truebar repeats its latest text every 250 ms (as the simulator's interims do), having
+    heard the audio up to `lag_ms` before (its endTimeMs; none without `heard_to`)."""
     endpointer = Endpointer(rules, earshot_vad())
+    endpointer.lag_ms = max(lag_ms, 50)
     spoken_to = speech_end_chunk(pcm) * 10
     latest: tuple[str, bool, int | None] | None = None
     audio = bytearray()  # the session's buffer, as the handler hands it over
+
+    def tell(text: str, final: bool, end: int | None, position: int) -> None:
+        heard = position - lag_ms
+        if end == STRETCHED:
+            end = heard
+        endpointer.text(Heard(text, final, end, heard if heard_to else None, final))
+
     for index, offset in enumerate(range(0, len(pcm), CHUNK)):
         if index in text_at:
             given = text_at[index]
             latest = (given[0], given[1], given[2] if len(given) == 3 else spoken_to)
-            endpointer.text(*latest)
+            tell(*latest, index * 10)
         elif latest is not None and index % 25 == 0:
-            endpointer.text(latest[0], False, latest[2])
+            tell(latest[0], latest[1], latest[2], index * 10)
         audio += pcm[offset : offset + CHUNK]
         if len(audio) >= endpointer.next_at and endpointer.advance(audio) is not None:
             break
@@ -111,11 +129,52 @@ def test_a_final_after_the_speech_ends_it_sooner() -> None:
 def test_text_that_changes_during_the_silence_postpones_the_end() -> None:
     pcm = load_fixtures()[0].pcm() + SILENCE
     end = speech_end_chunk(pcm)
-    texts = {end: ("turn on", False), end + 25: ("turn on the kitchen light", False)}
+    texts = {end: ("turn on the", False), end + 45: ("turn on the kitchen light", False)}
     heard = run(pcm, RULES, texts)
     assert heard.decision is Ending.SILENCE_AND_TEXT
-    # it waits until the new text has stood for stable_ms (and the silence for silence_ms)
-    assert heard.now_ms >= (end + 25) * 10 + RULES.stable_ms - 16
+    assert heard.now_ms >= (end + 45) * 10
+
+
+def test_a_provisional_last_word_never_ends_a_command_on_the_short_silence() -> None:
+    """An interim's last word that reaches the recogniser's position ("kitchen" while
+    "light" is still being decoded) covers the audio without covering the words."""
+    pcm = load_fixtures()[0].pcm() + SILENCE
+    end = speech_end_chunk(pcm)
+    heard = run(pcm, RULES, {end: ("turn on the kitchen", False, STRETCHED)})
+    assert heard.decision is Ending.LONG_SILENCE
+    assert heard.covering_text == ""
+    texts: dict[int, Text] = {
+        end: ("turn on the kitchen", False, STRETCHED),
+        end + 20: ("turn on the kitchen light", False),  # silence heard after "light"
+    }
+    heard = run(pcm, RULES, texts)
+    assert heard.decision is Ending.SILENCE_AND_TEXT
+    assert heard.covering_text == "turn on the kitchen light"
+
+
+def test_stale_text_waits_for_a_segment_that_heard_past_the_end_of_speech() -> None:
+    """Text that had heard only up to 200 ms before it came: the same words count only
+    once a segment that heard the end of the speech has come."""
+    pcm = load_fixtures()[0].pcm() + SILENCE
+    end = speech_end_chunk(pcm)
+    heard = run(pcm, RULES, {end: ("turn on the kitchen light", False)}, lag_ms=200)
+    assert heard.decision is Ending.SILENCE_AND_TEXT
+    assert heard.speech_end_ms is not None
+    assert heard.now_ms - 200 >= heard.speech_end_ms
+
+
+def test_without_how_far_truebar_heard_the_same_words_twice_after_the_lag_settle_them() -> None:
+    pcm = load_fixtures()[0].pcm() + SILENCE
+    end = speech_end_chunk(pcm)
+    texts: dict[int, Text] = {end: ("turn on the kitchen light", False)}
+    heard = run(pcm, RULES, texts, lag_ms=120, heard_to=False)
+    assert heard.decision is Ending.SILENCE_AND_TEXT
+    assert heard.speech_end_ms is not None
+    assert heard.now_ms >= heard.speech_end_ms + 120
+    # a last word stretched to a moving end is never kept
+    texts = {end: ("turn on the kitchen", False, STRETCHED)}
+    heard = run(pcm, RULES, texts, lag_ms=120, heard_to=False)
+    assert heard.decision is Ending.LONG_SILENCE
 
 
 @pytest.mark.parametrize(
@@ -147,9 +206,10 @@ def test_background_noise_after_a_command_counts_as_silence(fixture: object) -> 
     assert heard.decision is Ending.SILENCE_AND_TEXT
 
 
-def test_text_that_does_not_cover_the_speech_never_ends_on_the_short_silence() -> None:
-    """ "what time" whose last word ended long before the speech did ("is it" unheard yet):
-    the short silence is not enough; Truebar's final after the speech is."""
+def test_text_that_does_not_cover_the_speech_never_ends_the_command_early() -> None:
+    """ "turn on the kitchen" whose last word ended long before the speech did ("light"
+    unheard yet): neither the short silence nor a final (one for an earlier segment, late)
+    ends the command; a final that covers the speech does."""
     pcm = load_fixtures()[0].pcm() + SILENCE
     end = speech_end_chunk(pcm)
     early_word_end = end * 10 - 450
@@ -160,6 +220,8 @@ def test_text_that_does_not_cover_the_speech_never_ends_on_the_short_silence() -
         end: ("turn on the kitchen", False, early_word_end),
         end + 50: ("turn on the kitchen", True, early_word_end),
     }
+    assert run(pcm, RULES, texts).decision is Ending.LONG_SILENCE
+    texts[end + 50] = ("turn on the kitchen light", True)
     heard = run(pcm, RULES, texts)
     assert heard.decision is Ending.TRUEBAR_FINAL
     assert heard.now_ms >= (end + 50) * 10
@@ -209,7 +271,7 @@ def test_a_pause_after_a_modifier_or_in_a_question_waits_the_modifier_silence(
 
 def test_no_early_end_comes_before_the_tail() -> None:
     pcm = load_fixtures()[0].pcm() + SILENCE
-    rules = EndpointRules(100, 1000, CONTINUATION_WORDS["en"], tail_ms=300, stable_ms=0)
+    rules = EndpointRules(100, 1000, CONTINUATION_WORDS["en"], tail_ms=300)
     heard = run(pcm, rules, {speech_end_chunk(pcm): ("turn on the kitchen light", False)})
     assert heard.decision is Ending.SILENCE_AND_TEXT
     assert heard.speech_end_ms is not None
@@ -218,7 +280,13 @@ def test_no_early_end_comes_before_the_tail() -> None:
 
 @pytest.mark.parametrize(
     ("text", "word"),
-    [("Set a timer for.", "for"), ("", ""), ("42 !", ""), ("what's", "what's"), ("Če", "če")],
+    [
+        ("Set a timer for.", "for"),
+        ("", ""),
+        ("Set the temperature to 21 !", "21"),  # an NLP stage writes numbers
+        ("what's", "what's"),
+        ("Če", "če"),
+    ],
 )
 def test_last_word(text: str, word: str) -> None:
     assert last_word(text) == word

@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .app import TOKEN_PATH, AccessLogger, build_app
+from .conventions import PRESETS, Conventions, preset
 from .fixtures import default_phrases
 from .state import Faults, RecognitionMode, SimSettings
 
@@ -17,10 +18,13 @@ EPILOG = f"""
 endpoints (on http://HOST:PORT):
   POST {TOKEN_PATH}   (also under /auth) token endpoint
   GET  /api/info, GET /api/pipelines/stages (bearer), WS /api/pipelines/stream (bearer)
-  GET  /_sim/counters, GET|POST /_sim/faults, POST /_sim/reset, GET /_sim/tokens  (control)
+  GET  /_sim/counters, GET|POST /_sim/faults, GET|POST /_sim/conventions,
+  POST /_sim/reset, GET /_sim/tokens  (control)
 
 The control endpoint takes the same faults as the flags, as JSON, e.g.
   curl -X POST -d '{{"unauthorized_upgrades": 1}}' http://127.0.0.1:8780/_sim/faults
+and the conventions by preset or field, e.g.
+  curl -X POST -d '{{"preset": "provisional_250"}}' http://127.0.0.1:8780/_sim/conventions
 """
 
 
@@ -99,17 +103,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="phrase list, one per line (default: the bundled fixtures' phrases)",
     )
     p.add_argument(
+        "--conventions",
+        choices=sorted(PRESETS),
+        default="default",
+        metavar="PRESET",
+        help="the stream conventions the docs leave open, by preset (interim cadence, "
+        "provisional last words, token offsets, punctuation times, network delay ...; "
+        "docs/simulator.md lists them; switchable at run time over /_sim/conventions): "
+        f"{', '.join(sorted(PRESETS))} (default: %(default)s)",
+    )
+    p.add_argument(
         "--interim-interval-ms",
         type=int,
-        default=250,
-        help="milliseconds of audio between interim segments when enableInterims is set",
+        help="milliseconds of audio between interim segments when enableInterims is set "
+        "(0: none; default: the preset's, 250)",
     )
     p.add_argument(
         "--final-pause-ms",
         type=int,
-        default=500,
         help="a final segment after this much trailing silence, as Kaldi's endpointing sends "
-        "one (0: finals only at EOS; default: %(default)s)",
+        "one (0: finals only at EOS; default: the preset's, 500)",
     )
     p.add_argument(
         "--final-lookahead-ms",
@@ -201,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _conventions(args: argparse.Namespace) -> Conventions:
+    conventions = preset(args.conventions)
+    for name in ("interim_interval_ms", "final_pause_ms"):
+        if getattr(args, name) is not None:
+            conventions.update({name: getattr(args, name)})
+    return conventions
+
+
 def run() -> None:
     """Entry point of the `truebar-sim` command."""
     args = build_parser().parse_args()
@@ -222,8 +243,7 @@ def run() -> None:
         refresh_lifetime=args.refresh_lifetime,
         mode=RecognitionMode(args.mode),
         phrases=tuple(phrases),
-        interim_interval_ms=args.interim_interval_ms,
-        final_pause_ms=args.final_pause_ms,
+        conventions=_conventions(args),
         final_max_ms=args.final_max_ms,
         final_lookahead_ms=args.final_lookahead_ms,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from dataclasses import asdict, dataclass, field
 
@@ -10,6 +11,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from .auth import ONLINE_ROLE, GrantError, TokenStore, bearer_token
+from .conventions import PRESETS, Conventions
 from .recognizer import SharedDecoder, shared_decoder
 from .stages import STAGES
 from .state import Counters, Faults, RecognitionMode, SimSettings
@@ -28,9 +30,12 @@ class SimState:
     counters: Counters = field(default_factory=Counters)
     tokens: TokenStore = field(init=False)
     decoder: SharedDecoder = field(init=False)
+    conventions: Conventions = field(init=False)
+    """The stream conventions in force (the settings' at start and after a reset)."""
 
     def __post_init__(self) -> None:
         s = self.settings
+        self.conventions = copy.copy(s.conventions)
         self.tokens = TokenStore(
             s.users, s.client_id, s.access_lifetime, s.refresh_lifetime, roles=dict(s.roles)
         )
@@ -41,8 +46,9 @@ STATE_KEY = web.AppKey("state", SimState)
 
 
 async def _latency(state: SimState) -> None:
-    if state.faults.latency:
-        await asyncio.sleep(state.faults.latency)
+    delay = state.faults.latency + state.conventions.downlink_ms / 1000
+    if delay:
+        await asyncio.sleep(delay)
 
 
 async def token(request: web.Request) -> web.Response:
@@ -140,7 +146,31 @@ async def reset(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     state.faults = Faults()
     state.counters = Counters()
+    state.conventions = copy.copy(state.settings.conventions)
     return web.json_response({"ok": True})
+
+
+async def get_conventions(request: web.Request) -> web.Response:
+    """Control: the stream conventions in force."""
+    return web.json_response(asdict(request.app[STATE_KEY].conventions))
+
+
+async def set_conventions(request: web.Request) -> web.Response:
+    """Control: switch conventions (a JSON object of Conventions fields; "preset": NAME
+    starts from the defaults with that preset's switches, the other fields apply on top).
+    Sessions that start afterwards use them."""
+    state = request.app[STATE_KEY]
+    try:
+        changes = dict(await request.json())
+        name = changes.pop("preset", None)
+        conventions = Conventions() if name is not None else copy.copy(state.conventions)
+        if name is not None:
+            conventions.update(PRESETS[str(name)])
+        conventions.update(changes)
+    except (KeyError, ValueError, TypeError) as err:
+        return web.json_response({"error": f"bad convention: {err}"}, status=400)
+    state.conventions = conventions
+    return web.json_response(asdict(conventions))
 
 
 async def issued_tokens(request: web.Request) -> web.Response:
@@ -181,6 +211,8 @@ def build_app(settings: SimSettings, faults: Faults | None = None) -> web.Applic
     app.router.add_get("/_sim/faults", get_faults)
     app.router.add_post("/_sim/faults", set_faults)
     app.router.add_post("/_sim/reset", reset)
+    app.router.add_get("/_sim/conventions", get_conventions)
+    app.router.add_post("/_sim/conventions", set_conventions)
     app.router.add_get("/_sim/tokens", issued_tokens)
 
     async def warm(app: web.Application) -> None:

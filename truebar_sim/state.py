@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .conventions import Conventions
+
 
 class RecognitionMode(StrEnum):
     """How the simulator turns audio into text."""
@@ -107,10 +109,9 @@ class SimSettings:
     refresh_lifetime: int = 1800
     mode: RecognitionMode = RecognitionMode.SPHINX
     phrases: tuple[str, ...] = ()
-    interim_interval_ms: int = 250
-    final_pause_ms: int = 500
-    """A final segment after this much trailing silence, as Kaldi's endpoint rule sends one
-    (0: no finals at pauses, only at EOS)."""
+    conventions: Conventions = field(default_factory=Conventions)
+    """The stream conventions at start (interim cadence, mid-stream finals, token times ...;
+    switchable at run time over the control endpoint)."""
     final_max_ms: int = 20000
     """A final at least every this much audio of one segment, pause or not (0: never)."""
     final_lookahead_ms: int = 150

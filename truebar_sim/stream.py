@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from .conventions import Conventions, Span, text_segment
 from .recognizer import ByteCounter, Recognizer, SphinxRecognizer, Word, text_of
 from .stages import find_option
 from .state import RecognitionMode
@@ -58,6 +59,14 @@ class StreamSession:
         self._frames: list[tuple[float, int]] = []
         """(arrival on the wall clock, bytes) of every audio frame."""
         self._outbox: asyncio.Future[None] | None = None
+        self._conventions: Conventions = state.conventions
+        """The conventions in force when the session began (a switch applies to the next)."""
+        self._segment_start = 0
+        """Where the current segment began in the stream (ms): after the latest final."""
+        self._last_final: list[Word] = []
+        self._reader: asyncio.Future[None] | None = None
+        self._inbox: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
+        """Client messages with their arrival time, handled `uplink_ms` after it."""
 
     async def send(self, message: dict[str, Any]) -> None:
         """Send one JSON message; with a simulated WAN latency it arrives that much later.
@@ -68,10 +77,11 @@ class StreamSession:
         faults = self._state.faults
         kind = message.pop("type")
         text = json.dumps({faults.message_type_key: kind, **message})
-        if not faults.latency:
+        latency = faults.latency + self._conventions.downlink_ms / 1000
+        if not latency:
             await self._ws.send_str(text)
             return
-        due = asyncio.get_running_loop().time() + faults.latency
+        due = asyncio.get_running_loop().time() + latency
         self._outbox = asyncio.ensure_future(self._deliver(self._outbox, due, text))
 
     async def _deliver(self, before: asyncio.Future[None] | None, due: float, text: str) -> None:
@@ -115,17 +125,44 @@ class StreamSession:
         if not self._ws.closed:
             await self.send({"type": "ERROR", "error": error})
             await self.flush()
-            await self._ws.close(code=code, message=text.encode()[:120])
+            await self._close(code=code, message=text.encode()[:120])
 
     async def _serve(self) -> None:
-        async for msg in self._ws:
-            if msg.type == WSMsgType.BINARY:
-                await self._audio(msg.data)
-            elif msg.type == WSMsgType.TEXT:
-                if await self._text(msg.data):
+        reader = self._reader = asyncio.ensure_future(self._read_client())
+        try:
+            while True:
+                msg = await self._next_message()
+                if msg is None or msg.type == WSMsgType.ERROR:
                     return
-            elif msg.type == WSMsgType.ERROR:
-                return
+                if msg.type == WSMsgType.BINARY:
+                    await self._audio(msg.data)
+                elif msg.type == WSMsgType.TEXT and await self._text(msg.data):
+                    return
+        finally:
+            reader.cancel()
+
+    async def _close(self, code: int, message: bytes = b"") -> None:
+        """Close the socket (the closing handshake reads it: the client reader stops first)."""
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._ws.close(code=code, message=message)
+
+    async def _read_client(self) -> None:
+        """Stamp every client message with its arrival (None: the socket closed)."""
+        loop = asyncio.get_running_loop()
+        async for msg in self._ws:
+            self._inbox.put_nowait((loop.time(), msg))
+        self._inbox.put_nowait((loop.time(), None))
+
+    async def _next_message(self) -> Any:
+        """The next client message, as the service sees it: `uplink_ms` after it was sent."""
+        arrived, msg = await self._inbox.get()
+        wait = arrived + self._conventions.uplink_ms / 1000 - asyncio.get_running_loop().time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return msg
 
     async def _text(self, raw: str) -> bool:
         """Handle one text message; return True once the session is over."""
@@ -158,7 +195,10 @@ class StreamSession:
         asr = pipeline[0]
         self._record["tag"] = asr["config"]["tag"]
         self._interims = bool(asr["config"].get("parameters", {}).get("enableInterims"))
-        self._punctuate = any(stage.get("task") == "NLP_pc" for stage in pipeline[1:])
+        self._interims = self._interims and self._conventions.interim_interval_ms > 0
+        self._punctuate = self._conventions.punctuate or any(
+            stage.get("task") == "NLP_pc" for stage in pipeline[1:]
+        )
         drop, faults.drop_sessions = faults.take(faults.drop_sessions)
         self._drop_at = faults.drop_after_bytes if drop else None
         self._recognizer = self._new_recognizer()
@@ -197,7 +237,7 @@ class StreamSession:
         settings, decoder = self._state.settings, self._state.decoder
         return SphinxRecognizer(
             decoder.get(),
-            settings.final_pause_ms,
+            self._conventions.final_pause_ms,
             settings.final_max_ms,
             decoder.complete,
             settings.final_lookahead_ms,
@@ -212,8 +252,9 @@ class StreamSession:
         self._digest.update(frame)
         self._frames.append((time.time(), len(frame)))
         final = self._recognizer.feed(frame)
-        if final:
+        if final is not None:
             await self._send_finals(final)
+            self._segment_start = self._received // 32
         if self._drop_at is not None and self._received >= self._drop_at:
             _LOGGER.info("session %s: injected drop", self._session_id)
             transport = self._request.transport
@@ -231,52 +272,52 @@ class StreamSession:
         the whole segment, which for twelve recordings at full speed at once cost it seconds
         of CPU no real service spends."""
         self._since_interim += size
-        interval = self._state.settings.interim_interval_ms
+        conventions = self._conventions
+        interval = conventions.interim_interval_ms
         now = time.monotonic()
         due = self._since_interim >= interval * 32 and (
             now - self._interim_at >= WALL_PACE * interval / 1000
         )
         caught_up = self._recognizer is not None and self._recognizer.caught_up()
-        if not (due or caught_up):
+        if not (due or (caught_up and conventions.caught_up_interim)):
             return
         self._since_interim = 0
         self._interim_at = now
         words = self._recognizer.partial() if self._recognizer else []
-        if words:  # again if unchanged: the client learns the text is still current
+        if conventions.overlapping_interims and words:
+            words = self._last_final + words
+        # Again if unchanged: the client learns the text is still current.
+        if words or conventions.empty_interims:
             self._interim_text = text_of(words)
             await self.send(self._segment(words, final=False))
 
-    def _segment(self, words: list[Word], final: bool, left: bool = False) -> dict[str, Any]:
-        """A TEXT_SEGMENT whose tokens carry their words' times in the stream (as Kaldi's
-        word alignment gives them); the segment spans the stream so far."""
-        tokens = [
-            {
-                "text": word.text,
-                "isLeftHanded": left,
-                "isRightHanded": False,
-                "startOffsetMs": word.start_ms,
-                "endOffsetMs": word.end_ms,
-            }
-            for word in words
-        ]
-        segment = {
-            "isFinal": final,
-            "startTimeMs": words[0].start_ms if words else 0,
-            "endTimeMs": self._received // 32,
-            "tokens": tokens,
-        }
-        return {"type": "TEXT_SEGMENT", "textSegment": segment}
+    def _segment(
+        self, words: list[Word], final: bool, first: bool = True, stop: bool = True
+    ) -> dict[str, Any]:
+        """A TEXT_SEGMENT whose tokens carry their words' times (as Kaldi's word alignment
+        gives them) under the session's conventions; the segment spans the current segment's
+        audio so far. With punctuation, the text's `first` word is capitalised and a `stop`
+        ends it."""
+        start = min([self._segment_start, *(word.start_ms for word in words[:1])])
+        span = Span(start, self._received // 32)
+        punctuate = self._punctuate and (final or self._conventions.punctuation_in_interims)
+        if punctuate and first and words:
+            head = words[0]
+            capital = Word(head.text[:1].upper() + head.text[1:], head.start_ms, head.end_ms)
+            words = [capital, *words[1:]]
+        return text_segment(self._conventions, words, span, final, punctuate and stop)
 
     async def _finish(self, eos_at: float) -> None:
         faults = self._state.faults
         never, faults.never_finish = faults.take(faults.never_finish)
-        if faults.finished_delay:
-            await asyncio.sleep(faults.finished_delay)
+        delay = faults.finished_delay + self._conventions.finish_ms / 1000
+        if delay:
+            await asyncio.sleep(delay)
         assert self._recognizer is not None
         await self._send_finals(self._recognizer.finish())
         if never:
             _LOGGER.info("session %s: injected fault: FINISHED never comes", self._session_id)
-            async for _ in self._ws:
+            while await self._next_message() is not None:
                 pass  # hold the socket open until the client gives up
             return
         await self.send({"type": "STATUS", "status": "FINISHED", "lengthMs": self._received // 32})
@@ -285,27 +326,25 @@ class StreamSession:
         self._state.counters.finish_times.append((self._received, took_ms))
         self._record["finished"] = True
         self._state.counters.sessions_finished += 1
-        await self._ws.close(code=WSCloseCode.OK)
+        await self._close(code=WSCloseCode.OK)
 
     async def _send_finals(self, words: list[Word]) -> None:
         """Commit a segment's words: send them as final segment(s) and record the text."""
         if words:
             self._record["text"] = f"{self._record.get('text', '')} {text_of(words)}".strip()
+            self._last_final = list(words)
         self._interim_text = ""
         for segment in self._final_segments(words, self._state.faults.split_finals):
             await self.send(segment)
+        if self._interims and self._conventions.empty_interims:
+            await self.send(self._segment([], final=False))
 
     def _final_segments(self, words: list[Word], split: bool) -> list[dict[str, Any]]:
         if not words:
             return []
-        if self._punctuate:
-            first = words[0]
-            capital = Word(first.text[:1].upper() + first.text[1:], first.start_ms, first.end_ms)
-            words = [capital, *words[1:]]
         groups = [[word] for word in words] if split else [words]
-        segments = [self._segment(group, final=True) for group in groups]
-        if self._punctuate:
-            end = words[-1].end_ms
-            stop = self._segment([Word(".", end, end)], final=True, left=True)
-            segments[-1]["textSegment"]["tokens"] += stop["textSegment"]["tokens"]
-        return segments
+        last = len(groups) - 1
+        return [
+            self._segment(group, final=True, first=index == 0, stop=index == last)
+            for index, group in enumerate(groups)
+        ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from wyoming.event import Event
 
+from .conventions import Conventions
 from .credentials import CredentialsCache
 from .discovery import Catalog
 from .languages import Choice, LanguageMap, build_info, nlp_stages, offered_tags
@@ -39,11 +40,13 @@ class BridgeContext:
     """The environment's proxy for the WebSocket URL, looked up once."""
     said_untimed: bool = False
     """The log has said that Truebar's segments carry no word times (said once)."""
+    conventions: Conventions = field(default_factory=Conventions)
+    """What the bridge has learned of Truebar's stream conventions (every session adds)."""
 
     def __post_init__(self) -> None:
         self.ws_proxy = proxy_for(self.settings.stt_ws_url)
         self.apply_catalog(self.catalog)
-        self.metrics = Metrics(self.credentials, lambda: self.active)
+        self.metrics = Metrics(self.credentials, lambda: self.active, self.conventions)
 
     def apply_catalog(self, catalog: Catalog | None) -> None:
         """Offer what a (new) discovery found, or the configured tags if none."""

@@ -2,25 +2,34 @@
 running text with its word times, decide when a live command is over, sooner than the
 client's silence timer, and never at the cost of a word.
 
-The endpointer keeps no clock but the audio's own: it is fed 16 kHz mono s16le audio and the
-text Truebar has recognised so far (with where, in the stream, its last word ends), and
-answers how the command ended, if it has. Its rules, once speech was heard (at least
+The endpointer keeps no clock but the audio's own: it is fed 16 kHz mono s16le audio and
+what Truebar has recognised so far (`Heard`: the text, where its last word ends and how far
+the recogniser had heard, all in milliseconds of the stream, which is the utterance's audio),
+and answers how the command ended, if it has. Its rules, once speech was heard (at least
 `min_speech_ms`):
 - SILENCE_AND_TEXT: a short silence passed (`silence_ms`; `modifier_silence_ms` after a word
   that often modifies a following noun, "the bedroom …", or in a question that opens with an
-  auxiliary, "is the back door …"), the text is non-empty, unchanged for `stable_ms`, does
-  not end in a word that announces more ("for", "the", "uh"; per language), and *covers the
-  speech*: its last word ends within `cover_margin_ms` of the detector's end of speech (the
-  recogniser has heard the last words, not only the first ones), and Truebar has sent text
-  since the speech ended;
-- TRUEBAR_FINAL: Truebar sent a final after the speech ended (its own endpoint: what it
-  commits then is what EOS would give), the text is complete in the same sense, and
-  `final_silence_ms` (or the modifier silence) followed;
+  auxiliary, "is the back door …"), the text is non-empty, does not end in a word that
+  announces more ("for", "the", "uh"; per language), and *covers the speech*;
+- TRUEBAR_FINAL: the text is Truebar's final, sent after the speech ended, it covers the
+  speech, and `final_silence_ms` (or the modifier silence) followed;
 - LONG_SILENCE: `max_silence_ms` of silence passed, whatever the text.
 Every early end waits at least `tail_ms` after the speech, so that much audio after the
 last word reaches Truebar before EOS (a recogniser needs it to commit the last word).
-Without usable word times (`untimed`) the first rule never fires: only Truebar's final or the
-long silence end a command. A language with no word list ends on the long silence only.
+
+*Covers the speech*, the evidence model: the last word ends within `cover_margin_ms` of the
+detector's end of speech, and that last word is settled. An interim's last word is
+provisional (a decoder's partial result stretches it to wherever the decoder is, while the
+next word is still being decoded), so it settles only on later evidence:
+- it is committed text (a final's);
+- or the recogniser had heard past the end of speech (the segment's endTimeMs) and had
+  heard `SETTLE_GAP_MS` of silence after the word (its end no longer follows the decoder);
+- or, where segments say nothing of how far the recogniser had heard, a later interim kept
+  the same words and the same end, and it came `lag_ms` (the measured delay of Truebar's
+  text) after the end of speech.
+Without usable word times the first rule never fires: only Truebar's final (come `lag_ms`
+after the end of speech) or the long silence end a command. A language with no word list
+ends on the long silence only.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
+
+from .heard import Heard
 
 VAD_FRAME_SAMPLES = 256
 """The detector's frame: 16 ms at 16 kHz (earshot's fixed size)."""
@@ -45,6 +56,12 @@ SPEECH_THRESHOLD = 0.5
 QUIET_PROBABILITY = 0.3
 """Below this a frame is confidently silent (earshot's silence sits at 0.15-0.3, clean or in
 noise); see `earshot_vad`."""
+
+SETTLE_GAP_MS = 40
+"""Silence the recogniser must have heard after an interim's last word (the segment's
+endTimeMs beyond the word's end) before that end counts as the word's own."""
+DEFAULT_LAG_MS = 300.0
+"""How late Truebar's text is taken to be until the bridge has measured it."""
 
 Vad = Callable[[npt.NDArray[np.int16]], float]
 """A voice activity detector: one 16 ms frame of 16 kHz s16 samples → speech probability."""
@@ -118,7 +135,8 @@ QUESTION_OPENERS: Mapping[str, frozenset[str]] = {
 }
 """Per language: first words of a question whose end the words alone do not show."""
 
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+"""A word: letters or digits ("21" after an NLP stage that writes numbers is one)."""
 
 
 def last_word(text: str) -> str:
@@ -158,16 +176,10 @@ class EndpointRules:
     """How far before the detector's end of speech the text's last word may end and still
     cover the speech: the detector hears the end 50-70 ms late, and a word's time is the
     recogniser's own alignment; a last word that ends earlier means words are missing."""
-    min_speech_ms: float = 100.0
+    min_speech_ms: float = 300.0
+    """Speech (detector frames) before any end counts: a cough is not a command (Home
+    Assistant's own segmenter needs 0.3 s of speech too)."""
     final_silence_ms: float = 100.0
-    stable_ms: float = 150.0
-    """How long the text must have stayed the same (its last words arrive during the silence:
-    Truebar's text lags the audio)."""
-    text_lag_ms: float = FRAME_MS
-    """How late Truebar's text may be: the text counts only once a text segment came this
-    long after the end of speech. The bridge sends Truebar the audio so far as soon as the
-    first frame of silence follows speech (`Endpointer.paused`), so one detector frame: text
-    that came later was sent with the last words in hand, or after them."""
 
     def complete(self, text: str) -> bool:
         """Whether the text looks like a whole command."""
@@ -205,27 +217,30 @@ class Endpointer:
     """Follows one live utterance and says when the command is over (see the module)."""
 
     __slots__ = (
+        "_committed",
         "_end_ms",
         "_final_at",
         "_frame",
-        "_heard_at",
+        "_heard_to",
+        "_kept_at",
         "_max_silence",
         "_quiet",
         "_rules",
+        "_settled",
         "_speech_ms",
         "_text",
-        "_text_at",
+        "_timed",
         "_vad",
         "_view",
         "_wait",
         "_wait_final",
         "covering_text",
         "decision",
+        "lag_ms",
         "next_at",
         "now_ms",
         "paused",
         "speech_end_ms",
-        "untimed",
     )
 
     def __init__(self, rules: EndpointRules, vad: Vad) -> None:
@@ -245,11 +260,19 @@ class Endpointer:
         """... once Truebar sent a final after the speech."""
         self._speech_ms = 0.0
         self._text = ""
-        self._text_at = 0.0
         self._end_ms: int | None = None
         """Where the running text's last word ends in the stream (None: unknown)."""
+        self._heard_to: int | None = None
+        """How far the recogniser had heard when it sent the running text (None: unknown)."""
+        self._settled = False
+        """The last word's end is its own: committed, or silence heard after it."""
+        self._committed = False
+        """The running text is all committed (a final's)."""
+        self._kept_at: float | None = None
+        """Where in the audio a later interim last kept the same words and end."""
+        self._timed: bool | None = None
+        """Whether Truebar's text has carried usable word times (None: no text yet)."""
         self._final_at: float | None = None
-        self._heard_at = -1.0
         self._quiet = 0
         """Detector frames of silence since the last speech."""
         self.paused = False
@@ -260,8 +283,8 @@ class Endpointer:
         self.speech_end_ms: float | None = None
         """Where in the audio the last speech frame ended (None: no speech yet)."""
         self.decision: Ending | None = None
-        self.untimed = False
-        """Text came without usable word times: the short-silence rule is off."""
+        self.lag_ms = DEFAULT_LAG_MS
+        """How late Truebar's text comes, in audio (the caller sets what it measured)."""
         self.covering_text = ""
         """The latest running text whose last word covered the speech so far (the caller
         compares Truebar's final with it: words lost at finalisation)."""
@@ -299,29 +322,51 @@ class Endpointer:
         self.next_at = pos + VAD_FRAME_BYTES
         return self.decision
 
-    def text(self, text: str, final: bool, end_ms: int | None = None) -> None:
-        """Take what Truebar has recognised so far (committed text and the interim), and
-        where its last word ends in the stream (None: no usable word times)."""
-        self._heard_at = self.now_ms
+    @property
+    def untimed(self) -> bool:
+        """Truebar's text has come, never with usable word times (the short-silence rule
+        cannot fire)."""
+        return self._timed is False
+
+    def text(self, heard: Heard) -> None:
+        """Take what Truebar has recognised so far (see `Heard`)."""
+        text, end = heard.text, heard.end_ms
+        kept = text == self._text and end == self._end_ms and end is not None
         if text != self._text:
             rules = self._rules
-            self._text, self._text_at = text, self.now_ms
+            self._text = text
             self._wait = rules.wait_ms(text, after_final=False)
             self._wait_final = rules.wait_ms(text, after_final=True)
-        if final:
+        if heard.final:
             self._final_at = self.now_ms
-        if end_ms is None and text:
-            self.untimed = True
-        self._end_ms = end_ms
+        if text:
+            self._timed = bool(self._timed) or end is not None
+        heard_to = heard.heard_to_ms
+        self._end_ms, self._heard_to, self._committed = end, heard_to, heard.committed
+        self._settled = heard.committed or (
+            end is not None and heard_to is not None and heard_to - end >= SETTLE_GAP_MS
+        )
+        self._kept_at = self.now_ms if kept and not heard.final else None
         if self._covers():
             self.covering_text = text
 
     def _covers(self) -> bool:
-        """Whether the running text's last word reaches the end of speech (see the module)."""
+        """Whether the running text covers the speech (the module's evidence model)."""
         end, speech_end = self._end_ms, self.speech_end_ms
-        if end is None or speech_end is None or self.untimed:
+        if speech_end is None:
             return False
-        return end >= speech_end - self._rules.cover_margin_ms
+        if self._committed and end is None:  # an untimed final: only by when it came
+            final_at = self._final_at
+            return final_at is not None and final_at >= speech_end + self.lag_ms
+        if end is None or end < speech_end - self._rules.cover_margin_ms:
+            return False
+        if self._committed:
+            return True
+        heard_to = self._heard_to
+        if heard_to is not None and self._settled and heard_to >= speech_end:
+            return True
+        kept = self._kept_at
+        return kept is not None and kept >= speech_end + self.lag_ms
 
     def _check(self) -> Ending | None:
         """The rules, after a frame of silence that follows speech (see the module)."""
@@ -331,16 +376,14 @@ class Endpointer:
         silence = self.now_ms - end
         if silence >= self._max_silence:
             self.decision = Ending.LONG_SILENCE
-        elif self._heard_at >= end + rules.text_lag_ms:
-            final_at = self._final_at
-            after_final = final_at is not None and final_at >= end
-            wait = self._wait_final if after_final else self._wait
-            if wait is None or silence < wait:
-                return None
-            if after_final:
-                self.decision = Ending.TRUEBAR_FINAL
-            elif self.now_ms - self._text_at >= rules.stable_ms and self._covers():
-                self.decision = Ending.SILENCE_AND_TEXT
+            return self.decision
+        final_at = self._final_at
+        after_final = self._committed and final_at is not None and final_at >= end
+        wait = self._wait_final if after_final else self._wait
+        if wait is None or silence < wait or not self._covers():
+            return None
+        self.covering_text = self._text
+        self.decision = Ending.TRUEBAR_FINAL if after_final else Ending.SILENCE_AND_TEXT
         return self.decision
 
 

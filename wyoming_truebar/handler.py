@@ -17,7 +17,7 @@ from wyoming.event import Event
 
 from .audio import AudioConverter
 from .context import BridgeContext
-from .endpointing import Endpointer, earshot_vad
+from .endpointing import DEFAULT_LAG_MS, Endpointer, earshot_vad
 from .errors import (
     BridgeError,
     BusyError,
@@ -155,6 +155,7 @@ class BridgeHandler:
             on_finished=self._answer,
             on_hopeless=self._fail,
             proxy=ctx.ws_proxy,
+            learned=ctx.conventions,
         )
         ctx.active += 1
         now = asyncio.get_running_loop().time()
@@ -168,6 +169,7 @@ class BridgeHandler:
         self._utterance = utt
         if endpointed:
             utt.endpointer = Endpointer(rules_for(ctx.settings, choice.language), earshot_vad())
+            utt.endpointer.lag_ms = ctx.conventions.lag_ms(DEFAULT_LAG_MS)
             utt.pace = Pace()
             session.on_text = utt.endpointer.text
         session.start()

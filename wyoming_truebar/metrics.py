@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from .conventions import Conventions
     from .credentials import CredentialsCache
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -44,10 +45,42 @@ class _GrantCollector(Collector):
         )
 
 
+class _ConventionsCollector(Collector):
+    """What the bridge has learned of Truebar's stream conventions."""
+
+    def __init__(self, conventions: Conventions) -> None:
+        self._conventions = conventions
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the learned figures (absent until measured) and conventions."""
+        c = self._conventions
+        for name, value, text in (
+            ("interim_interval_ms", c.interim_ms, "Usual gap between Truebar's interims"),
+            ("text_lag_ms", c.text_lag_ms, "Audio sent to Truebar's text that heard it"),
+            ("round_trip_ms", c.round_trip_ms, "CONFIG to CONFIGURED"),
+            ("eos_to_finished_ms", c.finish_ms, "EOS to FINISHED"),
+        ):
+            if value is not None:
+                yield GaugeMetricFamily(f"wyoming_truebar_truebar_{name}", text, value=value)
+        family = GaugeMetricFamily(
+            "wyoming_truebar_truebar_convention",
+            "Truebar's stream conventions as learned from the stream (1 for the value seen)",
+            labels=["convention", "value"],
+        )
+        for convention, seen in c.labels():
+            family.add_metric([convention, seen], 1.0)
+        yield family
+
+
 class Metrics:
     """Counters, gauges and histograms the handler and sessions update."""
 
-    def __init__(self, credentials: CredentialsCache, in_flight: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        credentials: CredentialsCache,
+        in_flight: Callable[[], float],
+        conventions: Conventions | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.utterances = Counter(
@@ -112,6 +145,8 @@ class Metrics:
         )
         in_flight_gauge.set_function(in_flight)
         r.register(_GrantCollector(credentials))
+        if conventions is not None:
+            r.register(_ConventionsCollector(conventions))
 
     def render(self) -> bytes:
         """Return the Prometheus text exposition."""

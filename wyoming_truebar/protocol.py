@@ -58,6 +58,10 @@ class Message:
     tokens: tuple[Token, ...] = ()
     text: str = ""
     error_id: str | None = None
+    start_ms: int | None = None
+    """A text segment's startTimeMs: where its segment begins in the stream."""
+    end_ms: int | None = None
+    """A text segment's endTimeMs: how far the recogniser had heard."""
 
 
 def _ms(value: Any) -> int | None:
@@ -83,19 +87,6 @@ def _tokens(raw: Any) -> tuple[Token, ...]:
     )
 
 
-def words_end_ms(tokens: Sequence[Token]) -> int | None:
-    """Where the segment's last word ends in the stream, if its tokens carry usable times:
-    None when a token with text has no end time, or when several tokens all share one span
-    (a service that stamps every token with the whole segment says nothing of words)."""
-    timed = [token for token in tokens if token.text]
-    if not timed or any(token.end_ms is None for token in timed):
-        return None
-    spans = {(token.start_ms, token.end_ms) for token in timed}
-    if len(timed) > 1 and len(spans) == 1:
-        return None
-    return max(token.end_ms for token in timed if token.end_ms is not None)
-
-
 def parse_message(raw: str) -> Message:
     """Parse one text frame; unknown kinds come back as themselves, to be ignored."""
     try:
@@ -112,7 +103,11 @@ def parse_message(raw: str) -> Message:
         if not isinstance(segment, dict):
             raise ProtocolError("Truebar sent a text segment without textSegment")
         return Message(
-            kind, final=bool(segment.get("isFinal")), tokens=_tokens(segment.get("tokens"))
+            kind,
+            final=bool(segment.get("isFinal")),
+            tokens=_tokens(segment.get("tokens")),
+            start_ms=_ms(segment.get("startTimeMs")),
+            end_ms=_ms(segment.get("endTimeMs")),
         )
     if kind == "ERROR":
         raw_error = data.get("error")
@@ -148,39 +143,3 @@ class TranscriptAssembler:
     def text(self) -> str:
         """Return all committed text so far."""
         return "".join(self._parts)
-
-
-@dataclass(slots=True)
-class RunningText:
-    """What Truebar has said so far in one attempt: the committed text, the current interim,
-    and where the last word of both ends in the stream (the endpointer's ear)."""
-
-    assembler: TranscriptAssembler = field(default_factory=TranscriptAssembler)
-    untimed: bool = False
-    """A text segment came whose tokens carry no usable word times (in this attempt or, when
-    passed on, an earlier one of the same utterance)."""
-    _committed_end: int | None = None
-
-    def add(self, message: Message) -> tuple[str, int | None, bool]:
-        """Take a TEXT_SEGMENT; return its interim text ("" for a final), where the running
-        text's last word ends (ms; None: no usable word times) and whether the segment
-        committed text."""
-        end = words_end_ms(message.tokens)
-        if end is None and any(token.text for token in message.tokens):
-            self.untimed = True
-        added, interim = False, ""
-        if message.final:
-            added = bool(self.assembler.add_final(message.tokens))
-            if added:
-                self._committed_end = end
-            end = self._committed_end
-        else:
-            interim = " ".join(token.text for token in message.tokens if token.text)
-            if not interim:
-                end = self._committed_end
-        return interim, None if self.untimed else end, added
-
-    def running(self, interim: str) -> str:
-        """The committed text and the current interim (built only for a reader that wants
-        it: the endpointer)."""
-        return f"{self.assembler.text} {interim}".strip()

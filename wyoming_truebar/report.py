@@ -52,6 +52,13 @@ def _check_words(ctx: BridgeContext, label: str, heard: Endpointer, text: str) -
             label,
             lost,
         )
+    learned = ctx.conventions
+    if learned.known() and not learned.logged:
+        learned.logged = True
+        _LOGGER.info(
+            "Truebar's stream conventions, as learned: %s",
+            "; ".join(learned.describe(ctx.settings.endpoint_silence_ms)),
+        )
     if heard.untimed and not ctx.said_untimed:
         ctx.said_untimed = True
         _LOGGER.info(

@@ -160,6 +160,7 @@ def merge(cli: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, Any
         if not values[required]:
             hint = " or password_file" if required == "password" else ""
             raise SettingsError(f"{_describe(required)}{hint} is required")
+    _check_endpointing(values)
     clamped = []
     for name in BUDGETED:  # old configurations stay valid: a wait longer than the budget
         if values[name] > values["answer_deadline"]:
@@ -170,6 +171,28 @@ def merge(cli: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, Any
             values[name] = values["answer_deadline"]
     values["clamped"] = tuple(clamped)
     return Settings(**{f.name: values[f.name] for f in fields(Settings)})
+
+
+ORDERED_WAITS = (
+    ("endpoint_silence_ms", "endpoint_modifier_silence_ms"),
+    ("endpoint_modifier_silence_ms", "endpoint_max_silence_ms"),
+    ("endpoint_tail_ms", "endpoint_max_silence_ms"),
+)
+"""Endpointing waits that must not pass each other: a long silence shorter than the modifier
+silence or the tail would silently remove those waits."""
+
+
+def _check_endpointing(values: Mapping[str, Any]) -> None:
+    """The endpointing waits, against each other (see ORDERED_WAITS)."""
+    for shorter, longer in ORDERED_WAITS:
+        if values[shorter] > values[longer] or (
+            longer == "endpoint_max_silence_ms" and values[shorter] == values[longer]
+        ):
+            raise SettingsError(
+                f"{_describe(shorter)} is {values[shorter]} ms, which is not below "
+                f"{_describe(longer)} ({values[longer]} ms): "
+                f"{shorter} must be shorter than {longer}"
+            )
 
 
 BUDGETED = ("finish_timeout", "reconnect_deadline")

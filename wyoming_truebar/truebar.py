@@ -11,6 +11,7 @@ from its start, in the same frames.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 import aiohttp
 
 from .budget import RETRY_FIRST, RETRY_MAX, AnswerBudget
+from .conventions import Conventions
 from .credentials import CredentialsCache
 from .errors import (
     AuthError,
@@ -29,11 +31,11 @@ from .errors import (
     ServiceUnavailableError,
     UpgradeRefusedError,
 )
+from .heard import Heard, RunningText
 from .network import Proxy, untrusted, via, with_token
 from .protocol import (
     EOS_MESSAGE,
     Message,
-    RunningText,
     Stage,
     encode_config,
     parse_message,
@@ -47,10 +49,9 @@ OnFinal = Callable[[str], None]
 OnHopeless = Callable[[BridgeError], None]
 """Called when the session has failed for good while the client is still sending audio
 (wrong password, missing role, a pipeline Truebar refuses): the client can hear it at once."""
-OnText = Callable[[str, bool, int | None], None]
-"""Called with the running text (committed text and the current interim) after every text
-segment, whether the segment was final, and where the running text's last word ends in the
-stream (ms; None: Truebar's tokens carry no usable word times). The endpointer reads it."""
+OnText = Callable[[Heard], None]
+"""Called with what Truebar has recognised so far after every text segment (the running
+text, where its last word ends, how far Truebar had heard). The endpointer reads it."""
 OnFinished = Callable[[str], None]
 """Called with the transcript the moment FINISHED is read, before the session's task ends
 (the answer goes out without waiting for the task switches that follow)."""
@@ -70,8 +71,15 @@ class TruebarSession:
         on_finished: OnFinished | None = None,
         on_hopeless: OnHopeless | None = None,
         proxy: Proxy | None = None,
+        learned: Conventions | None = None,
     ) -> None:
         self._http = http
+        self._learned = learned if learned is not None else Conventions()
+        """The process's record of Truebar's stream conventions (this session adds to it)."""
+        self._sends: list[tuple[int, float]] = []
+        """(audio bytes sent so far, loop time) after each frame of the current attempt."""
+        self._interim_at: float | None = None
+        self._eos_at = 0.0
         self._credentials = credentials
         self._settings = settings
         self._config = encode_config(stages)
@@ -87,7 +95,7 @@ class TruebarSession:
         """The current attempt has a WebSocket connection open."""
         self._budget = AnswerBudget(settings)
         self._said = RunningText()
-        """The latest attempt's text (its untimed flag carries over to the next attempt)."""
+        """The latest attempt's text."""
         self._last_error: BridgeError | None = None
         """The latest failure of an attempt: what the client hears if the budget runs out."""
         self.failed_while_speaking = 0
@@ -233,13 +241,17 @@ class TruebarSession:
         try:
             await self._expect_status(ws, "INITIALIZED", configured=False)
             await ws.send_str(self._config)
+            sent_config = asyncio.get_running_loop().time()
             await self._expect_status(ws, "CONFIGURED", configured=False)
+            trip = asyncio.get_running_loop().time() - sent_config
+            self._learned.round_trips.append(trip * 1000)
             if self.configured_after is None:
                 self.configured_after = asyncio.get_running_loop().time() - self._started_at
             if self.attempts > 1:
                 self.replayed_bytes += len(self.audio)
             _LOGGER.debug("%s: Truebar session configured", self.session_id)
-            said = self._said = RunningText(untimed=self._said.untimed)
+            said = self._said = RunningText(relative=self._learned.relative)
+            self._sends.clear()
             reader = asyncio.create_task(self._read(ws, said))
             reader.add_done_callback(lambda _: self._wake.set())
             try:
@@ -348,15 +360,21 @@ class TruebarSession:
         while True:
             message = await self._receive(ws)
             if message.kind == "TEXT_SEGMENT":
-                interim, end, added = said.add(message)
+                said.relative = self._learned.relative
+                heard, observed, added = said.add(message)
+                self._learned.segment(observed, message.final)
+                self._timing(heard)
                 if added and self._on_final is not None:
                     self._on_final(said.assembler.text)
                 if self.on_text is not None:
-                    self.on_text(said.running(interim), message.final, end)
+                    self.on_text(heard)
             elif message.kind == "STATUS":
                 if message.status == "FINISHED":
-                    if self._eos_sent and self._on_finished is not None:
-                        self._on_finished(said.assembler.text)
+                    if self._eos_sent:
+                        now = asyncio.get_running_loop().time()
+                        self._learned.finishes.append((now - self._eos_at) * 1000)
+                        if self._on_finished is not None:
+                            self._on_finished(said.assembler.text)
                     return
             else:
                 self._other(message, configured=True)
@@ -375,6 +393,7 @@ class TruebarSession:
                 raise ProtocolError("Truebar sent FINISHED before the end of the audio")
             if ended:
                 self._eos_sent = True  # before the await: FINISHED may be read while it drains
+                self._eos_at = asyncio.get_running_loop().time()
                 await ws.send_str(EOS_MESSAGE)
                 return
             if self._ended or self._flush or len(self.audio) - self._sent >= self._frame:
@@ -393,3 +412,20 @@ class TruebarSession:
             start = self._sent
             self._sent = min(len(audio), start + frame)
             await ws.send_bytes(bytes(audio[start : self._sent]))
+            self._sends.append((self._sent, asyncio.get_running_loop().time()))
+
+    def _timing(self, heard: Heard) -> None:
+        """Learn the interim cadence (while audio is live) and how late text comes: from
+        sending the audio a segment had heard to the segment's arrival."""
+        now = asyncio.get_running_loop().time()
+        learned = self._learned
+        if not heard.final and not self._ended:
+            if self._interim_at is not None:
+                learned.interim_gaps.append((now - self._interim_at) * 1000)
+            self._interim_at = now
+        heard_to = heard.heard_to_ms
+        if heard_to is None or self._ended:
+            return
+        index = bisect.bisect_left(self._sends, (heard_to * 32, 0.0))
+        if index < len(self._sends):
+            learned.text_lags.append((now - self._sends[index][1]) * 1000)

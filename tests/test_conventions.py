@@ -1,0 +1,103 @@
+"""The early end under every stream convention the simulator can play (issue 32): each
+endpointing fixture, spoken live the way Home Assistant 2026 sends it (10 ms chunks in real
+time, the upload ended by the answer), through a bridge with endpointing on, must come back
+exactly as endpointing off gives it. The simulator runs as its own process, so its decoding
+never stalls the client or the bridge.
+
+Endpointing off's transcripts are taken from the whole clip sent at full speed through a
+bridge with endpointing off (not endpointed, never early): the simulator's finals depend on
+the audio alone, not on its pace, so this is the transcript an endpointing-off bridge gives a
+live client, at a tenth of the cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import start_bridge
+from tests.procs import sim_process
+from tests.wyoming_client import transcribe, watch_utterance
+from truebar_sim.conventions import PRESETS
+from truebar_sim.fixtures import Fixture, load_fixtures, load_pause_fixtures
+
+TRAILING = bytes(2 * 32000)
+"""Two seconds of silence after each command, as a microphone keeps sending."""
+AT_ONCE = 6
+"""Live utterances at a time (the simulator decodes each interim on one core)."""
+FIXTURES: list[Fixture] = [*load_fixtures(), *load_pause_fixtures()]
+
+
+@dataclass
+class Remote:
+    """A simulator process, as the bridge settings name it."""
+
+    url: str
+
+
+async def transcripts_off(sim: Any, fixtures: list[Fixture]) -> list[str | None]:
+    """Each fixture's transcript with endpointing off (see the module)."""
+    bridge = await start_bridge(sim, endpointing=False)
+    try:
+        replies = [await transcribe(bridge.port, f.pcm() + TRAILING) for f in fixtures]
+        return [reply.text for reply in replies]
+    finally:
+        await bridge.close()
+
+
+async def transcripts_on(sim: Any, fixtures: list[Fixture]) -> tuple[list[Any], str]:
+    """Each fixture live, endpointed, AT_ONCE at a time; the bridge's /metrics at the end."""
+    bridge = await start_bridge(sim, endpointing=True)
+    gate = asyncio.Semaphore(AT_ONCE)
+
+    async def one(fixture: Fixture) -> Any:
+        async with gate:
+            return await watch_utterance(
+                bridge.port, fixture.pcm() + TRAILING, stop_on_answer=True, timeout=60
+            )
+
+    try:
+        watched = await asyncio.gather(*(one(f) for f in FIXTURES))
+        return watched, bridge.ctx.metrics.render().decode()
+    finally:
+        await bridge.close()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("convention", sorted(PRESETS))
+async def test_no_convention_costs_a_word_to_the_early_end(convention: str) -> None:
+    async with sim_process("--conventions", convention) as proc:
+        sim = Remote(f"http://127.0.0.1:{proc.port}")
+        off = await transcripts_off(sim, FIXTURES)
+        on, metrics = await transcripts_on(sim, FIXTURES)
+    lost = [
+        (fixture.path.name, plain, early.text)
+        for fixture, plain, early in zip(FIXTURES, off, on, strict=True)
+        if early.text != plain
+    ]
+    assert not lost, f"{convention}: {lost}"
+    assert 'ending="audio_stop"' not in metrics  # every command was live: the bridge ended it
+
+
+async def test_the_simulators_conventions_switch_over_its_control_endpoint(
+    http: aiohttp.ClientSession,
+) -> None:
+    async with sim_process() as proc:
+        url = f"http://127.0.0.1:{proc.port}/_sim/conventions"
+        async with http.post(url, json={"preset": "network_120", "finish_ms": 50}) as resp:
+            body = await resp.json()
+        assert (body["downlink_ms"], body["finish_ms"], body["provisional_last_word"]) == (
+            120,
+            50,
+            True,
+        )
+        async with http.post(url, json={"offsets": "sideways"}) as resp:
+            assert resp.status == 400
+        async with http.post(url.replace("conventions", "reset")) as resp:
+            assert resp.status == 200
+        async with http.get(url) as resp:
+            assert (await resp.json())["downlink_ms"] == 0
