@@ -13,6 +13,7 @@ live client, at a tenth of the cost.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import start_bridge
-from tests.procs import sim_process
+from tests.procs import bridge_env, command, sim_process
 from tests.wyoming_client import transcribe, watch_utterance
 from truebar_sim.conventions import PRESETS
 from truebar_sim.fixtures import Fixture, load_fixtures, load_pause_fixtures
@@ -101,3 +102,36 @@ async def test_the_simulators_conventions_switch_over_its_control_endpoint(
             assert resp.status == 200
         async with http.get(url) as resp:
             assert (await resp.json())["downlink_ms"] == 0
+
+
+CHECK_SAYS = {
+    "default": ["interims every", "token times from the start of the stream"],
+    "interims_1000": ["interims every 1"],  # every 1000-1100 ms of wall time
+    "interims_off": ["no interims seen"],
+    "relative_offsets_250": ["token times relative to the segment"],
+    "punctuation_untimed_250": ["punctuation timed untimed (in interims too"],
+    "punctuation_at_end_250": ["punctuation timed end (in interims too"],
+    "placeholder_offsets": ["tokens without usable word times"],
+    "network_120": ["round trip (CONFIG → CONFIGURED) 12", "expected answer about"],
+}
+"""What `--check`'s conventions step must say of a simulator playing each preset."""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("convention", sorted(CHECK_SAYS))
+async def test_check_reports_the_conventions_the_simulator_plays(convention: str) -> None:
+    async with sim_process("--conventions", convention) as proc:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [command("wyoming-truebar"), "--check"],
+            env=bridge_env(f"http://127.0.0.1:{proc.port}"),
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    step = done.stdout.strip().splitlines()[-1]
+    assert step.startswith("[ ok ] 8. stream conventions: "), done.stdout
+    for words in CHECK_SAYS[convention]:
+        assert words in step, step

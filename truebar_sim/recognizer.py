@@ -40,6 +40,9 @@ class Recognizer(Protocol):
     def partial(self) -> list[Word]:
         """Return the current best guess (for interims)."""
 
+    def heard_ms(self) -> int:
+        """How far in the stream the latest best guess had heard (ms)."""
+
     def caught_up(self) -> bool:
         """True once per pause in speech, as soon as the best guess covers the speech before
         it (then an interim is due at once, as a streaming decoder's hypothesis catches up)."""
@@ -70,6 +73,10 @@ class ByteCounter:
     def partial(self) -> list[Word]:
         """Report the bytes so far."""
         return self._words()
+
+    def heard_ms(self) -> int:
+        """All of it."""
+        return self.received // 32
 
     def caught_up(self) -> bool:
         """Never: this mode has no speech."""
@@ -140,6 +147,10 @@ LOUD_RMS = 300.0
 PEAK_RATIO = 12.0
 """...and at least the command's loudest frame so far over this (22 dB below it): a fan's or a
 fridge's noise after the command is not read as more speech."""
+PARTIAL_STEP_BYTES = 200 * 32
+"""An interim re-decodes only once this much more audio is in (200 ms): a faster cadence
+repeats the latest guess, saying how far it had heard, as a decoder that traces back more
+often than it has new results does; each decode here re-reads the whole command."""
 TAIL_BYTES = 80 * 32
 """What a decode reads after the last loud frame (50 ms): trailing silence beyond it is not
 decoded, so a decode's result stops changing once the speaker pauses, and is reused."""
@@ -225,6 +236,8 @@ class SphinxRecognizer:
         self._base_ms = 0
         """Where the current command's audio begins in the stream (ms): word times are the
         stream's, as Truebar's are."""
+        self._heard = 0
+        """Bytes of the command's audio the latest decode stands for."""
 
     def _listen(self) -> None:
         end = len(self._audio) - len(self._audio) % 320
@@ -237,13 +250,18 @@ class SphinxRecognizer:
                 self._pause_told = False
             self._scanned = end
 
-    def _decode(self) -> list[Word]:
+    def _decode(self, partial: bool = False) -> list[Word]:
+        self._heard = len(self._audio)
         if self._decoder is None or not any(self._audio):
             return []
         size = len(self._audio)  # nothing loud (quiet speech): all of it
         if self._loud_end is not None:
             size = min(size, self._loud_end + TAIL_BYTES)
-        if self._decoded[0] == size:
+        done = self._decoded[0]
+        if done == size:
+            return self._decoded[1]
+        if partial and done and size - done < PARTIAL_STEP_BYTES:
+            self._heard = done
             return self._decoded[1]
         decode_once(self._decoder, primer())  # the same state before every decode
         hyp = decode_once(self._decoder, bytes(self._audio[:size]))
@@ -275,7 +293,11 @@ class SphinxRecognizer:
 
     def partial(self) -> list[Word]:
         """Return the current segment's best guess so far."""
-        return self._decode()[self._committed :]
+        return self._decode(partial=True)[self._committed :]
+
+    def heard_ms(self) -> int:
+        """How far in the stream the latest guess had heard."""
+        return self._base_ms + self._heard // 32
 
     def caught_up(self) -> bool:
         """True once TAIL_BYTES of silence followed the last loud frame (once per pause)."""

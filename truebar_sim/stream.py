@@ -299,7 +299,10 @@ class StreamSession:
         audio so far. With punctuation, the text's `first` word is capitalised and a `stop`
         ends it."""
         start = min([self._segment_start, *(word.start_ms for word in words[:1])])
-        span = Span(start, self._received // 32)
+        heard = self._received // 32
+        if not final and self._recognizer is not None:
+            heard = self._recognizer.heard_ms()
+        span = Span(start, max(heard, start))
         punctuate = self._punctuate and (final or self._conventions.punctuation_in_interims)
         if punctuate and first and words:
             head = words[0]

@@ -17,10 +17,11 @@ from importlib import resources
 
 import aiohttp
 
+from .conventions import Conventions
 from .credentials import CredentialsCache
 from .discovery import Catalog, Discovery
 from .errors import AuthError, BridgeError, CertificateError
-from .languages import LanguageMap, offered_tags
+from .languages import LanguageMap, nlp_stages, offered_tags
 from .network import Proxy, proxy_for, redact
 from .protocol import Stage
 from .settings import Settings
@@ -57,7 +58,12 @@ STEPS = (
     "discovery lists streaming ASR",
     "a WebSocket session configures",
     "a short utterance is transcribed",
+    "stream conventions",
 )
+CONVENTION_PAUSE = 25600
+"""The check says its command twice, 0.8 s apart, then a second of silence, as a microphone
+keeps sending: the stream then shows how Truebar's interims treat a pause, and where the
+second segment's token times are measured from, if a final comes mid-stream."""
 
 
 def token_roles(token: str) -> set[str] | None:
@@ -110,6 +116,8 @@ class Check:
         self._report = report
         self._credentials = CredentialsCache(http, settings)
         self.verdicts: list[Verdict] = []
+        self.learned = Conventions()
+        """What the check's utterance showed of Truebar's stream conventions."""
 
     def _verdict(self, ok: bool | None, detail: str, fix: str = "") -> bool:
         number = len(self.verdicts) + 1
@@ -137,7 +145,12 @@ class Check:
         stages = [Stage("ASR", choice.tag, {"enableInterims": False})]
         if not await self._session_step(stages):
             return self._skip_rest()
-        return await self._utterance_step(stages)
+        # As the bridge streams an endpointed command: interims on, the settings' NLP stages.
+        asr = Stage("ASR", choice.tag, {"enableInterims": True})
+        spoken = [asr, *nlp_stages(self._settings, catalog, choice.language)]
+        if not await self._utterance_step(spoken):
+            return self._skip_rest()
+        return self._conventions_step()
 
     def _settings_step(self) -> None:
         s = self._settings
@@ -218,6 +231,7 @@ class Check:
             stages,
             "check",
             proxy=proxy_for(self._settings.stt_ws_url),
+            learned=self.learned,
         )
 
     async def _session_step(self, stages: list[Stage]) -> bool:
@@ -242,7 +256,8 @@ class Check:
             resources.files(__package__).joinpath(UTTERANCE).open("rb") as raw,
             wave.open(raw) as wav,
         ):
-            pcm = wav.readframes(wav.getnframes())
+            command = wav.readframes(wav.getnframes())
+        pcm = command + bytes(CONVENTION_PAUSE) + command + bytes(32000)
         session = self._session(stages)
         session.start()
         try:
@@ -256,8 +271,16 @@ class Check:
         finally:
             await session.close()
         ms = (time.perf_counter() - stopped) * 1000
-        heard = "as said" if text == UTTERANCE_TEXT else f"said {UTTERANCE_TEXT!r}"
+        plain = " ".join(text.lower().replace(".", " ").replace(",", " ").split())
+        said = f"{UTTERANCE_TEXT} {UTTERANCE_TEXT}"
+        heard = "as said" if plain == said else f"said {said!r}"
         return self._verdict(True, f"{text!r} ({heard}), {ms:.0f} ms after the audio ended")
+
+    def _conventions_step(self) -> bool:
+        """What the utterance showed of the conventions, in words (never a failure: the
+        bridge adapts, or falls back to Truebar's final and the long silence)."""
+        lines = self.learned.describe(self._settings.endpoint_silence_ms)
+        return self._verdict(True, "; ".join(lines))
 
 
 async def run_check(

@@ -16,8 +16,8 @@ from .heard import Observed, Offsets, Punctuation
 
 SAMPLES = 64
 """Measurements kept per figure (the latest)."""
-ENOUGH_INTERIMS = 4
-"""Interims seen before the cadence counts as known."""
+ENOUGH_INTERIMS = 1
+"""Gaps between interims seen before the cadence counts as known."""
 DETECTOR_LAG_MS = 60.0
 """How late the bridge's voice activity detector hears the end of speech."""
 
@@ -44,8 +44,6 @@ class Conventions:
     timed: bool | None = None
     """Word times usable (None: no words yet)."""
     interims: int = 0
-    stretched: int = 0
-    """Interims whose last word ended where the recogniser's hearing ended."""
     finals: int = 0
     logged: bool = False
     """The log has said what was learned (once per process)."""
@@ -63,7 +61,6 @@ class Conventions:
             self.finals += 1
         else:
             self.interims += 1
-            self.stretched += bool(observed.stretched)
 
     @property
     def relative(self) -> bool:
@@ -109,13 +106,6 @@ class Conventions:
         settled = DETECTOR_LAG_MS + gap / 2 + (lag or 0.0)
         return max(silence_ms, settled) + finish
 
-    def provisional(self) -> bool | None:
-        """Interims' last words mostly end where the recogniser's hearing ends (None: too
-        few interims with times to tell)."""
-        if self.interims < ENOUGH_INTERIMS or not self.timed:
-            return None
-        return self.stretched * 2 > self.interims
-
     def known(self) -> bool:
         """Enough has been seen to describe the conventions (an utterance with interims)."""
         return self.interim_ms is not None and self.finish_ms is not None
@@ -125,10 +115,6 @@ class Conventions:
         yield "offsets", str(self.offsets or "unknown")
         yield "punctuation", str(self.punctuation or "none_seen")
         yield "word_times", {None: "unknown", True: "yes", False: "no"}[self.timed]
-        yield (
-            "last_word",
-            {None: "unknown", True: "provisional", False: "exact"}[self.provisional()],
-        )
 
     def describe(self, silence_ms: float) -> list[str]:
         """The conventions in words, each with what it means for endpointing."""
@@ -144,21 +130,16 @@ class Conventions:
                 else f"{self.interims} interim(s) seen, too few to tell their cadence"
             )
         else:
-            yield f"interims every {gap:.0f} ms"
+            yield (
+                f"interims every {gap:.0f} ms (an interim's last word counts once Truebar "
+                "has heard silence after it)"
+            )
         if self.timed is False:
             yield "tokens without usable word times: no early end on the short silence"
         elif self.offsets is Offsets.RELATIVE:
             yield "token times relative to the segment (placed on the stream by startTimeMs)"
         elif self.offsets is Offsets.ABSOLUTE:
             yield "token times from the start of the stream"
-        provisional = self.provisional()
-        if provisional is not None:
-            yield (
-                "interims' last words are provisional (they reach the recogniser's position): "
-                "the bridge waits for silence heard after them"
-                if provisional
-                else "interims' last words carry their own end"
-            )
         if self.punctuation is not None:
             where = "in interims too" if self.punctuated_interims else "in finals"
             yield f"punctuation timed {self.punctuation.value} ({where}; never counted as words)"

@@ -70,8 +70,7 @@ class Observed:
     punctuation: Punctuation | None = None
     timed: bool | None = None
     """Its words carry usable times."""
-    stretched: bool | None = None
-    """An interim whose last word ends where the recogniser's hearing ends."""
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +152,8 @@ class RunningText:
         whether it committed text."""
         times = segment_times(message, self.relative)
         words = [t for t in message.tokens if is_word(t.text)]
-        stretched = None
-        if not message.final and times.end_ms is not None and times.heard_to_ms is not None:
-            stretched = times.heard_to_ms - times.end_ms <= TIME_SLACK_MS
         timed = times.end_ms is not None if words else None
-        observed = Observed(times.offsets, times.punctuation, timed, stretched)
+        observed = Observed(times.offsets, times.punctuation, timed)
         if message.final:
             added = bool(self.assembler.add_final(message.tokens))
             if words:

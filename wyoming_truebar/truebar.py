@@ -419,7 +419,9 @@ class TruebarSession:
         sending the audio a segment had heard to the segment's arrival."""
         now = asyncio.get_running_loop().time()
         learned = self._learned
-        if not heard.final and not self._ended:
+        if heard.final:  # a service may send no interims in the silence after a final
+            self._interim_at = None
+        elif not self._ended:
             if self._interim_at is not None:
                 learned.interim_gaps.append((now - self._interim_at) * 1000)
             self._interim_at = now
