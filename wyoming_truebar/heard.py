@@ -72,7 +72,6 @@ class Observed:
     """Its words carry usable times."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class _Times:
     """A segment's word times on the stream."""
