@@ -24,13 +24,14 @@ from tests.conftest import start_bridge
 from tests.procs import bridge_env, command, sim_process
 from tests.wyoming_client import transcribe, watch_utterance
 from truebar_sim.conventions import PRESETS
-from truebar_sim.fixtures import Fixture, load_fixtures, load_pause_fixtures
+from truebar_sim.fixtures import Fixture, endpointing_fixtures
 
 TRAILING = bytes(2 * 32000)
 """Two seconds of silence after each command, as a microphone keeps sending."""
 AT_ONCE = 6
 """Live utterances at a time (the simulator decodes each interim on one core)."""
-FIXTURES: list[Fixture] = [*load_fixtures(), *load_pause_fixtures()]
+FIXTURES: list[Fixture] = endpointing_fixtures()
+"""The commands, the pause fixtures, and real recorded voices, clean and in steady noise."""
 
 
 @dataclass

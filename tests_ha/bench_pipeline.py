@@ -1,13 +1,14 @@
 """A benchmark, not a test (collected only when named, by `script/test-ha --bench OUT`): end of
 speech → `stt-end` in Home Assistant's own assist pipeline, with the bridge's endpointing off
-and on, the simulator finishing at once and 150 ms late.
+and on, under the simulator's stream conventions (RUNS).
 
 Each bundled command plays through a microphone in real time (half a second of quiet, the
-command, 3 s of silence), ROUNDS times, then each English pause fixture once, one pipeline at
-a time (see AT_ONCE), with Home Assistant's default finished-speaking detection. The
-percentiles are the commands'; every transcript is compared with the simulator's text for the
-whole clip sent directly (a difference is a word lost). The end of speech is where the
-command's audio last rises above the energy floor (truebar_sim.fixtures.speech_end_seconds).
+command, 3 s of silence), ROUNDS times, then each English pause fixture and real recording
+once, one pipeline at a time (see AT_ONCE), with Home Assistant's default finished-speaking
+detection. The percentiles are the commands'; every transcript is compared with the
+simulator's text for the whole clip sent directly (a difference is a word lost). The end of
+speech is where the command's audio last rises above the energy floor
+(truebar_sim.fixtures.speech_end_seconds).
 Nothing here asserts a time: each configuration prints one line `HA_BENCH <json>` that the
 caller collects.
 """
@@ -39,7 +40,12 @@ from tests_ha.conftest import (
     start_sim,
 )
 from tests_ha.test_home_assistant import run_pipeline
-from truebar_sim.fixtures import load_fixtures, load_pause_fixtures, speech_end_seconds
+from truebar_sim.fixtures import (
+    load_fixtures,
+    load_pause_fixtures,
+    load_real_fixtures,
+    speech_end_seconds,
+)
 
 LEAD = 16000
 """Half a second of quiet before the command (bytes)."""
@@ -51,13 +57,30 @@ thread, so with three rooms speaking at once a stream's text waited for the othe
 target is for a simulator that finishes at once."""
 
 
-@pytest.mark.timeout(900)  # 45 utterances one at a time: longer than the suite's 120 s
-@pytest.mark.parametrize("delay_ms", [0])
-@pytest.mark.parametrize("endpointing", [False, True], ids=["off", "on"])
+RUNS = (
+    ("default", False),
+    ("default", True),
+    ("interims_250", True),
+    ("interims_500", True),
+    ("interims_1000", True),
+    ("interims_off", True),
+    ("provisional_250", True),
+    ("relative_offsets_250", True),
+    ("punctuation_at_end_250", True),
+    ("network_120", False),
+    ("network_120", True),
+)
+"""(simulator convention, endpointing) per run. Endpointing off asks for no interims, so its
+figures depend only on the network and on EOS → FINISHED: one run off per network."""
+
+
+@pytest.mark.timeout(900)  # 34 utterances one at a time: longer than the suite's 120 s
+@pytest.mark.parametrize(("convention", "endpointing"), RUNS)
 async def test_end_of_speech_to_stt_end(
-    hass: HomeAssistant, processes: list[Proc], endpointing: bool, delay_ms: int
+    hass: HomeAssistant, processes: list[Proc], convention: str, endpointing: bool
 ) -> None:
-    sim = start_sim("--finished-delay", str(delay_ms / 1000))
+    delay_ms = 0
+    sim = start_sim("--conventions", convention)
     processes.append(sim.proc)
     env = {"TRUEBAR_ENDPOINTING": "true" if endpointing else "false"}
     await own_bridge(hass, sim, processes, **env)
@@ -66,7 +89,8 @@ async def test_end_of_speech_to_stt_end(
         hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
     )
     commands = [ha_pieces(fixture.pcm()) for fixture in load_fixtures()]
-    pauses = [ha_pieces(fixture.pcm()) for fixture in load_pause_fixtures()]
+    others = [*load_pause_fixtures(), *load_real_fixtures()]
+    pauses = [ha_pieces(fixture.pcm()) for fixture in others]
     async with aiohttp.ClientSession() as http:
         token = (await password_grant(http, sim.url))["access_token"]
         direct = {
@@ -97,16 +121,23 @@ async def test_end_of_speech_to_stt_end(
     row = {
         "home_assistant": ha_version,
         "endpointing": endpointing,
+        "convention": convention,
         "finished_delay_ms": delay_ms,
         "utterances": len(items),
         "answered": len(latencies) + len(pause_latencies),
         "pause_fixtures": len(pauses),
         "pause_p50": statistics.median(pause_latencies) if pause_latencies else None,
+        "pause_p95": _p95(pause_latencies),
         "errors": errors,
         "vad_ended": vad_ended,
         "not_as_direct": cut,
         "p50": statistics.median(ordered) if ordered else None,
-        "p95": ordered[math.ceil(0.95 * len(ordered)) - 1] if ordered else None,
+        "p95": _p95(ordered),
         "max": ordered[-1] if ordered else None,
     }
     print("\nHA_BENCH " + json.dumps(row), flush=True)
+
+
+def _p95(values: list[float]) -> float | None:
+    ordered = sorted(values)
+    return ordered[math.ceil(0.95 * len(ordered)) - 1] if ordered else None

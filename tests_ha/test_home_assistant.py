@@ -43,8 +43,14 @@ from tests_ha.conftest import (
     set_up_wyoming,
     start_sim,
 )
+from truebar_sim.conventions import HARSHEST
 from truebar_sim.demo import free_port
-from truebar_sim.fixtures import Fixture, load_fixtures, load_pause_fixtures
+from truebar_sim.fixtures import (
+    Fixture,
+    load_fixtures,
+    load_pause_fixtures,
+    load_real_fixtures,
+)
 
 FIXTURES = load_fixtures()
 SUCCESS = stt.SpeechResultState.SUCCESS
@@ -278,21 +284,32 @@ async def endpointed_runs(
     assert "ERROR" not in log
 
 
-@pytest.mark.timeout(300)
+CONVENTIONS = ("default", *HARSHEST)
+"""The simulator's stream conventions the endpointing runs play: its defaults, and the two
+harshest (provisional last words with 250 ms interims; 120 ms on every message from
+Truebar)."""
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("convention", CONVENTIONS)
 async def test_endpointing_answers_every_fixture_in_the_pipeline(
-    hass: HomeAssistant, sim: Sim, processes: list[Proc]
+    hass: HomeAssistant, sim: Sim, processes: list[Proc], convention: str
 ) -> None:
+    await sim.post("/_sim/conventions", {"preset": convention})
     await endpointed_runs(hass, sim, processes, FIXTURES)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("convention", CONVENTIONS)
 async def test_endpointing_loses_no_word_of_the_pause_fixtures(
-    hass: HomeAssistant, sim: Sim, processes: list[Proc]
+    hass: HomeAssistant, sim: Sim, processes: list[Proc], convention: str
 ) -> None:
     """Pauses after a function word, noun-phrase pauses up to 450 ms, a misheard function
-    word, noise after the command, and the default-voice commands whose last words the
-    recogniser commits late ("what time is it", "set a timer for five minutes")."""
-    await endpointed_runs(hass, sim, processes, load_pause_fixtures())
+    word, noise after the command, the default-voice commands whose last words the
+    recogniser commits late ("what time is it", "set a timer for five minutes"), and real
+    recorded voices, clean and in steady noise."""
+    await sim.post("/_sim/conventions", {"preset": convention})
+    await endpointed_runs(hass, sim, processes, [*load_pause_fixtures(), *load_real_fixtures()])
 
 
 async def test_closing_right_after_the_early_answer_is_no_failure(

@@ -76,9 +76,25 @@ def load_pause_fixtures(languages: tuple[str, ...] | None = ("en",)) -> list[Pau
     ]
 
 
+def load_real_fixtures() -> list[Fixture]:
+    """Return the real recorded human speech (real/real.json: pocketsphinx's test recordings
+    and LibriVox readings, as recorded and in steady noise)."""
+    folder = fixture_dir() / "real"
+    listing = json.loads((folder / "real.json").read_text(encoding="utf-8"))
+    return [Fixture(folder / item["file"], item["text"]) for item in listing["fixtures"]]
+
+
+def endpointing_fixtures() -> list[Fixture]:
+    """Every English fixture the endpointing tests play: the commands, the pause fixtures
+    and the real recordings."""
+    return [*load_fixtures(), *load_pause_fixtures(), *load_real_fixtures()]
+
+
 def default_phrases() -> list[str]:
     """Return the phrase list the simulator recognises by default: every English command of
-    the bundled fixtures, whole and with pauses."""
-    phrases = [fixture.text for fixture in load_fixtures()]
-    phrases += [f.text for f in load_pause_fixtures() if f.text not in phrases]
+    the bundled fixtures, whole and with pauses, and the real recordings' sentences."""
+    phrases: list[str] = []
+    for fixture in endpointing_fixtures():
+        if fixture.text not in phrases:
+            phrases.append(fixture.text)
     return phrases
