@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import pytest
@@ -14,6 +14,12 @@ from aiohttp import web
 from truebar_sim.app import STATE_KEY, AccessLogger, SimState, build_app
 from truebar_sim.fixtures import default_phrases
 from truebar_sim.state import RecognitionMode, SimSettings
+
+
+class HasUrl(Protocol):
+    """A simulator, in-process or not: what the bridge's settings need of it."""
+
+    url: str
 
 
 @dataclass
@@ -97,7 +103,7 @@ class Bridge:
         await self.http.close()
 
 
-def bridge_settings(sim: Sim | None, **overrides: Any) -> Any:
+def bridge_settings(sim: HasUrl | None, **overrides: Any) -> Any:
     """Settings pointing the bridge at a simulator (or nowhere), on a free loopback port."""
     from wyoming_truebar.settings import merge  # noqa: PLC0415
 
@@ -118,7 +124,7 @@ def bridge_settings(sim: Sim | None, **overrides: Any) -> Any:
     return merge({}, {}, values)
 
 
-async def start_bridge(sim: Sim | None, **overrides: Any) -> Bridge:
+async def start_bridge(sim: HasUrl | None, **overrides: Any) -> Bridge:
     """Start the bridge in this process on a real loopback socket."""
     from wyoming_truebar.__main__ import build_context, build_discovery  # noqa: PLC0415
     from wyoming_truebar.network import new_http_session  # noqa: PLC0415

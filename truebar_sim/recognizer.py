@@ -147,10 +147,13 @@ LOUD_RMS = 300.0
 PEAK_RATIO = 12.0
 """...and at least the command's loudest frame so far over this (22 dB below it): a fan's or a
 fridge's noise after the command is not read as more speech."""
-PARTIAL_STEP_BYTES = 200 * 32
-"""An interim re-decodes only once this much more audio is in (200 ms): a faster cadence
-repeats the latest guess, saying how far it had heard, as a decoder that traces back more
-often than it has new results does; each decode here re-reads the whole command."""
+PARTIAL_STEP_BYTES = 400 * 32
+"""While speech goes on, an interim re-decodes only once this much more audio is in (400 ms):
+a faster cadence repeats the latest guess, saying how far it had heard (its endTimeMs), as a
+decoder that traces back more often than it has new results does. Each decode here re-reads
+the whole command, so six live sessions at 250 ms interims cost this single-threaded
+simulator more than a core; in a pause (the decode's end no longer grows) every interim is
+current."""
 TAIL_BYTES = 80 * 32
 """What a decode reads after the last loud frame (50 ms): trailing silence beyond it is not
 decoded, so a decode's result stops changing once the speaker pauses, and is reused."""
@@ -260,7 +263,7 @@ class SphinxRecognizer:
         done = self._decoded[0]
         if done == size:
             return self._decoded[1]
-        if partial and done and size - done < PARTIAL_STEP_BYTES:
+        if partial and done and size == len(self._audio) and size - done < PARTIAL_STEP_BYTES:
             self._heard = done
             return self._decoded[1]
         decode_once(self._decoder, primer())  # the same state before every decode
