@@ -24,14 +24,16 @@ from tests.conftest import start_bridge
 from tests.procs import bridge_env, command, sim_process
 from tests.wyoming_client import transcribe, watch_utterance
 from truebar_sim.conventions import PRESETS
-from truebar_sim.fixtures import Fixture, endpointing_fixtures
+from truebar_sim.fixtures import Fixture, endpointing_fixtures, load_slovenian_fixtures
 
 TRAILING = bytes(2 * 32000)
 """Two seconds of silence after each command, as a microphone keeps sending."""
 AT_ONCE = 4
 """Live utterances at a time per simulator process (it decodes each interim on one core)."""
-FIXTURES: list[Fixture] = endpointing_fixtures()
-"""The commands, the pause fixtures, and real recorded voices, clean and in steady noise."""
+FIXTURES: list[Fixture] = [*endpointing_fixtures(), *load_slovenian_fixtures()]
+"""The commands, the pause fixtures, real recorded voices (clean and in steady noise), and
+the Slovenian commands (which the simulator hears by their known words: `--scripts
+bundled`)."""
 
 
 @dataclass
@@ -45,7 +47,9 @@ async def transcripts_off(sim: Remote, fixtures: list[Fixture]) -> list[str | No
     """Each fixture's transcript with endpointing off (see the module)."""
     bridge = await start_bridge(sim, endpointing=False)
     try:
-        replies = [await transcribe(bridge.port, f.pcm() + TRAILING) for f in fixtures]
+        replies = [
+            await transcribe(bridge.port, f.pcm() + TRAILING, language=f.language) for f in fixtures
+        ]
         return [reply.text for reply in replies]
     finally:
         await bridge.close()
@@ -59,7 +63,11 @@ async def transcripts_on(sim: Remote, fixtures: list[Fixture]) -> tuple[list[Any
     async def one(fixture: Fixture) -> Any:
         async with gate:
             return await watch_utterance(
-                bridge.port, fixture.pcm() + TRAILING, stop_on_answer=True, timeout=60
+                bridge.port,
+                fixture.pcm() + TRAILING,
+                language=fixture.language,
+                stop_on_answer=True,
+                timeout=60,
             )
 
     try:
@@ -72,7 +80,7 @@ async def transcripts_on(sim: Remote, fixtures: list[Fixture]) -> tuple[list[Any
 async def half(convention: str, fixtures: list[Fixture]) -> list[tuple[str, str | None, Any]]:
     """Half the fixtures against a simulator process of their own: (name, off, on) each, and
     a last row if a live command was not ended by the bridge."""
-    async with sim_process("--conventions", convention) as proc:
+    async with sim_process("--conventions", convention, "--scripts", "bundled") as proc:
         sim = Remote(f"http://127.0.0.1:{proc.port}")
         off = await transcripts_off(sim, fixtures)
         on, metrics = await transcripts_on(sim, fixtures)

@@ -41,9 +41,11 @@ from tests_ha.conftest import (
 )
 from tests_ha.test_home_assistant import run_pipeline
 from truebar_sim.fixtures import (
+    Fixture,
     load_fixtures,
     load_pause_fixtures,
     load_real_fixtures,
+    load_slovenian_fixtures,
     speech_end_seconds,
 )
 
@@ -60,6 +62,10 @@ target is for a simulator that finishes at once."""
 RUNS = (
     ("default", False),
     ("default", True),
+    ("sl:default", False),
+    ("sl:default", True),
+    ("sl:provisional_250", True),
+    ("sl:network_120", True),
     ("interims_250", True),
     ("interims_500", True),
     ("interims_1000", True),
@@ -70,8 +76,25 @@ RUNS = (
     ("network_120", False),
     ("network_120", True),
 )
-"""(simulator convention, endpointing) per run. Endpointing off asks for no interims, so its
-figures depend only on the network and on EOS → FINISHED: one run off per network."""
+"""([language:]simulator convention, endpointing) per run: English unless "sl:" (the
+Slovenian fixtures, which the simulator hears by their known words). Endpointing off asks
+for no interims, so its figures depend only on the network and on EOS → FINISHED: one run
+off per network."""
+
+
+def fixtures_of(language: str) -> tuple[list[bytes], list[bytes], str]:
+    """The commands, the other fixtures (pauses, real voices, noise) and the ASR tag of a
+    language's runs, as Home Assistant sends them."""
+    if language == "sl":
+        fixtures = load_slovenian_fixtures()
+        commands = [f for f in fixtures if f.kind in ("command", "noise")]
+        others: list[Fixture] = [f for f in fixtures if f not in commands]
+        tag = "KALDI:sl-SI:*:*"
+    else:
+        commands, others = load_fixtures(), [*load_pause_fixtures(), *load_real_fixtures()]
+        tag = "KALDI:en-US:*:*"
+    pieces = [ha_pieces(f.pcm()) for f in commands], [ha_pieces(f.pcm()) for f in others]
+    return pieces[0], pieces[1], tag
 
 
 @pytest.mark.timeout(900)  # 34 utterances one at a time: longer than the suite's 120 s
@@ -80,21 +103,23 @@ async def test_end_of_speech_to_stt_end(
     hass: HomeAssistant, processes: list[Proc], convention: str, endpointing: bool
 ) -> None:
     delay_ms = 0
-    sim = start_sim("--conventions", convention)
+    language, _, preset = convention.rpartition(":")
+    language = language or "en"
+    sim = start_sim("--conventions", preset, "--scripts", "bundled")
     processes.append(sim.proc)
     env = {"TRUEBAR_ENDPOINTING": "true" if endpointing else "false"}
     await own_bridge(hass, sim, processes, **env)
     pipeline = async_get_pipeline(hass)
+    stt_language = "sl-SI" if language == "sl" else "en-US"
     await async_update_pipeline(
-        hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
+        hass, pipeline, stt_engine="stt.truebar", stt_language=stt_language, language=language
     )
-    commands = [ha_pieces(fixture.pcm()) for fixture in load_fixtures()]
-    others = [*load_pause_fixtures(), *load_real_fixtures()]
-    pauses = [ha_pieces(fixture.pcm()) for fixture in others]
+    commands, pauses, tag = fixtures_of(language)
     async with aiohttp.ClientSession() as http:
         token = (await password_grant(http, sim.url))["access_token"]
         direct = {
-            pcm: (await stream_pcm(http, sim.url, token, pcm)).text for pcm in commands + pauses
+            pcm: (await stream_pcm(http, sim.url, token, pcm, tag)).text
+            for pcm in commands + pauses
         }
     silence = bytes(3 * SAMPLE_BYTES_PER_SECOND)
     latencies: list[float] = []
@@ -104,7 +129,7 @@ async def test_end_of_speech_to_stt_end(
     for start in range(0, len(items), AT_ONCE):
         batch = items[start : start + AT_ONCE]
         mics = [Microphone(bytes(LEAD) + pcm + silence) for pcm, _ in batch]
-        runs = await asyncio.gather(*(run_pipeline(hass, mic) for mic in mics))
+        runs = await asyncio.gather(*(run_pipeline(hass, mic, stt_language) for mic in mics))
         for (pcm, expected), mic, events in zip(batch, mics, runs, strict=True):
             kinds = [event.type for _, event in events]
             errors += PipelineEventType.ERROR in kinds
@@ -121,7 +146,8 @@ async def test_end_of_speech_to_stt_end(
     row = {
         "home_assistant": ha_version,
         "endpointing": endpointing,
-        "convention": convention,
+        "convention": preset,
+        "language": language,
         "finished_delay_ms": delay_ms,
         "utterances": len(items),
         "answered": len(latencies) + len(pause_latencies),

@@ -99,8 +99,11 @@ async def test_every_fixture_through_the_stt_entity(
     assert received == {hashlib.sha256(pcm).hexdigest() for pcm in audio}
 
 
-async def run_pipeline(hass: HomeAssistant, mic: Microphone) -> list[tuple[float, PipelineEvent]]:
-    """Home Assistant's assist pipeline from STT to intent on a microphone; its events."""
+async def run_pipeline(
+    hass: HomeAssistant, mic: Microphone, language: str = "en-US", device_id: str | None = None
+) -> list[tuple[float, PipelineEvent]]:
+    """Home Assistant's assist pipeline from STT to intent on a microphone (of a satellite
+    device, if given); its events."""
     events: list[tuple[float, PipelineEvent]] = []
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(RESULT_BOUND):
@@ -108,8 +111,9 @@ async def run_pipeline(hass: HomeAssistant, mic: Microphone) -> list[tuple[float
             hass,
             context=Context(),
             event_callback=lambda event: events.append((loop.time(), event)),
-            stt_metadata=ha_metadata(),
+            stt_metadata=ha_metadata(language),
             stt_stream=mic.stream(),
+            device_id=device_id,
             start_stage=PipelineStage.STT,
             end_stage=PipelineStage.INTENT,
         )

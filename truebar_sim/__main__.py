@@ -9,9 +9,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .app import TOKEN_PATH, AccessLogger, build_app
+from .app import STATE_KEY, TOKEN_PATH, AccessLogger, build_app
 from .conventions import PRESETS, Conventions, preset
-from .fixtures import default_phrases
+from .fixtures import default_phrases, load_slovenian_fixtures, script_entries
+from .script import Script
 from .state import Faults, RecognitionMode, SimSettings
 
 EPILOG = f"""
@@ -111,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
         "provisional last words, token offsets, punctuation times, network delay ...; "
         "docs/simulator.md lists them; switchable at run time over /_sim/conventions): "
         f"{', '.join(sorted(PRESETS))} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--scripts",
+        choices=["none", "bundled"],
+        default="none",
+        help="bundled: hear the bundled Slovenian fixtures by their known words and times "
+        "(a language with no model here; tests register their own over POST /_sim/scripts) "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--interim-interval-ms",
@@ -267,8 +276,12 @@ def run() -> None:
             raise SystemExit("truebar-sim: --tls-cert and --tls-key go together")
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(args.tls_cert, args.tls_key)
+    app = build_app(settings, faults)
+    if args.scripts == "bundled":
+        entries = script_entries(load_slovenian_fixtures())["scripts"]
+        app[STATE_KEY].scripts.update(Script.from_json(entry) for entry in entries)
     web.run_app(
-        build_app(settings, faults),
+        app,
         host=args.host,
         port=args.port,
         ssl_context=tls,

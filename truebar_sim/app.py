@@ -13,6 +13,7 @@ from aiohttp.abc import AbstractAccessLogger
 from .auth import ONLINE_ROLE, GrantError, TokenStore, bearer_token
 from .conventions import PRESETS, Conventions
 from .recognizer import SharedDecoder, shared_decoder
+from .script import Script
 from .stages import STAGES
 from .state import Counters, Faults, RecognitionMode, SimSettings
 from .stream import StreamSession
@@ -30,6 +31,8 @@ class SimState:
     counters: Counters = field(default_factory=Counters)
     tokens: TokenStore = field(init=False)
     decoder: SharedDecoder = field(init=False)
+    scripts: dict[str, Script] = field(default_factory=dict)
+    """Scripted recordings by fingerprint (languages without a model; see script.py)."""
     conventions: Conventions = field(init=False)
     """The stream conventions in force (the settings' at start and after a reset)."""
 
@@ -150,6 +153,24 @@ async def reset(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def get_scripts(request: web.Request) -> web.Response:
+    """Control: how many scripted recordings the simulator knows."""
+    return web.json_response({"scripts": len(request.app[STATE_KEY].scripts)})
+
+
+async def set_scripts(request: web.Request) -> web.Response:
+    """Control: add scripted recordings ({"scripts": [entry, ...]}, each as
+    `truebar_sim.script.script_entry` makes it): sessions then hear them."""
+    state = request.app[STATE_KEY]
+    try:
+        entries = (await request.json())["scripts"]
+        found = dict(Script.from_json(entry) for entry in entries)
+    except (KeyError, ValueError, TypeError) as err:
+        return web.json_response({"error": f"bad script: {err}"}, status=400)
+    state.scripts.update(found)
+    return web.json_response({"scripts": len(state.scripts)})
+
+
 async def get_conventions(request: web.Request) -> web.Response:
     """Control: the stream conventions in force."""
     return web.json_response(asdict(request.app[STATE_KEY].conventions))
@@ -211,6 +232,8 @@ def build_app(settings: SimSettings, faults: Faults | None = None) -> web.Applic
     app.router.add_get("/_sim/faults", get_faults)
     app.router.add_post("/_sim/faults", set_faults)
     app.router.add_post("/_sim/reset", reset)
+    app.router.add_get("/_sim/scripts", get_scripts)
+    app.router.add_post("/_sim/scripts", set_scripts)
     app.router.add_get("/_sim/conventions", get_conventions)
     app.router.add_post("/_sim/conventions", set_conventions)
     app.router.add_get("/_sim/tokens", issued_tokens)

@@ -21,7 +21,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 from wyoming.info import Describe
 
-from .fixtures import Fixture, load_fixtures, speech_end_seconds
+from .fixtures import Fixture, load_fixtures, load_slovenian_fixtures, speech_end_seconds
 
 STARTUP_TIMEOUT = 30.0
 REPLY_TIMEOUT = 20.0
@@ -102,7 +102,9 @@ async def _answer(client: AsyncTcpClient) -> Event | None:
     return None
 
 
-async def utterance(port: int, fixture: Fixture, realtime: bool) -> tuple[str, float]:
+async def utterance(
+    port: int, fixture: Fixture, realtime: bool, language: str = "en"
+) -> tuple[str, float]:
     """Send one fixture like Home Assistant 2026 does; return the transcript and its latency.
 
     In real time the client reads while it speaks, with ROOM_SILENCE of silence after the
@@ -110,7 +112,7 @@ async def utterance(port: int, fixture: Fixture, realtime: bool) -> tuple[str, f
     of the speech. As fast as possible, it counts from audio-stop."""
     pcm = fixture.pcm() + (bytes(int(ROOM_SILENCE * 32000)) if realtime else b"")
     async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Transcribe(language="en").event())
+        await client.write_event(Transcribe(language=language).event())
         await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
         reading = asyncio.create_task(_answer(client))
         began = time.perf_counter()
@@ -135,12 +137,14 @@ async def utterance(port: int, fixture: Fixture, realtime: bool) -> tuple[str, f
     return str(event.data.get("text")), latency
 
 
-async def demo(realtime: bool) -> int:
+async def demo(realtime: bool, language: str = "en") -> int:
     """Run the whole demo; return the process exit code."""
     sim_port, bridge_port = free_port(), free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
     env = bridge_env(sim_url)
-    sim_cmd = [sys.executable, "-m", "truebar_sim", "--port", str(sim_port)]
+    # The simulator hears the Slovenian fixtures by their known words (it has no Slovenian
+    # model): the demo tells it about them openly, with --scripts.
+    sim_cmd = [sys.executable, "-m", "truebar_sim", "--port", str(sim_port), "--scripts", "bundled"]
     bridge_cmd = [
         sys.executable,
         "-m",
@@ -165,9 +169,10 @@ async def demo(realtime: bool) -> int:
             f" ({'real-time' if realtime else 'as fast as possible'} audio)\n"
         )
         right = 0
-        fixtures = load_fixtures()
+        fixtures: list[Fixture] = [*load_slovenian_fixtures()] if language == "sl" else []
+        fixtures = fixtures or load_fixtures()
         for fixture in fixtures:
-            text, latency = await utterance(bridge_port, fixture, realtime)
+            text, latency = await utterance(bridge_port, fixture, realtime, language)
             ok = text == fixture.text
             right += ok
             mark = "ok  " if ok else "MISS"
@@ -194,8 +199,15 @@ def run() -> None:
     parser.add_argument(
         "--fast", action="store_true", help="send audio as fast as possible instead of in real time"
     )
+    parser.add_argument(
+        "--language",
+        choices=["en", "sl"],
+        default="en",
+        help="en: the English commands (recognised by pocketsphinx); sl: the Slovenian ones "
+        "(the simulator hears them by their known words) (default: %(default)s)",
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(demo(realtime=not args.fast)))
+    sys.exit(asyncio.run(demo(realtime=not args.fast, language=args.language)))
 
 
 if __name__ == "__main__":

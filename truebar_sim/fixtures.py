@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .recognizer import Word
+
 
 @dataclass(frozen=True, slots=True)
 class Fixture:
@@ -15,6 +17,7 @@ class Fixture:
 
     path: Path
     text: str
+    language: str = "en"
 
     def pcm(self) -> bytes:
         """Return the raw 16 kHz mono s16le samples of the WAV file."""
@@ -82,6 +85,45 @@ def load_real_fixtures() -> list[Fixture]:
     folder = fixture_dir() / "real"
     listing = json.loads((folder / "real.json").read_text(encoding="utf-8"))
     return [Fixture(folder / item["file"], item["text"]) for item in listing["fixtures"]]
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedFixture(Fixture):
+    """A recording whose words and word times are known from how it was made (the simulator
+    hears it by them: truebar_sim/script.py)."""
+
+    language: str = "sl"
+    kind: str = "command"
+    words: tuple[Word, ...] = ()
+
+    def written(self) -> str:
+        """The text as a normalising NLP stage writes it ("pet minut" → "5 minut")."""
+        return " ".join(word.written or word.text for word in self.words)
+
+
+def load_slovenian_fixtures() -> list[ScriptedFixture]:
+    """Return the Slovenian fixtures (sl/sl.json), in its order."""
+    folder = fixture_dir() / "sl"
+    listing = json.loads((folder / "sl.json").read_text(encoding="utf-8"))
+    return [
+        ScriptedFixture(
+            folder / item["file"],
+            item["text"],
+            kind=item["kind"],
+            words=tuple(
+                Word(w["text"], w["start_ms"], w["end_ms"], w.get("written")) for w in item["words"]
+            ),
+        )
+        for item in listing["fixtures"]
+    ]
+
+
+def script_entries(fixtures: list[ScriptedFixture]) -> dict[str, list[dict[str, object]]]:
+    """The control plane's body that lets the simulator hear these recordings
+    (POST /_sim/scripts)."""
+    from .script import script_entry  # noqa: PLC0415
+
+    return {"scripts": [script_entry(f.pcm(), f.words) for f in fixtures]}
 
 
 def endpointing_fixtures() -> list[Fixture]:

@@ -24,6 +24,8 @@ class Word:
     text: str
     start_ms: int
     end_ms: int
+    written: str | None = None
+    """How a normalising NLP stage writes it ("pet" → "5"), if otherwise."""
 
 
 def text_of(words: Sequence[Word]) -> str:
@@ -85,6 +87,34 @@ class ByteCounter:
     def finish(self) -> list[Word]:
         """Report the exact byte total."""
         return self._words()
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass(slots=True)
+class Silent:
+    """Hears nothing: audio in a language the simulator has no model for and no script of."""
+
+    def feed(self, pcm: bytes) -> list[Word] | None:
+        """Nothing ends."""
+        return None
+
+    def partial(self) -> list[Word]:
+        """No words."""
+        return []
+
+    def heard_ms(self) -> int:
+        """Says nothing of it."""
+        return 0
+
+    def caught_up(self) -> bool:
+        """Never."""
+        return False
+
+    def finish(self) -> list[Word]:
+        """No words."""
+        return []
 
     def close(self) -> None:
         """Nothing to release."""

@@ -27,7 +27,22 @@ STAGES: list[dict[str, Any]] = [
             _option("NEMO_PUNCTUATOR:de-DE:*:*", "enableSplitToSentences"),
         ],
     },
+    {
+        # Number normalisation ("pet minut" → "5 minut"); the task's name is this
+        # simulator's guess (the docs name only NLP_pc): the bridge takes it from discovery.
+        "task": "NLP_nm",
+        "configOptions": [
+            _option("TEXT_NORMALIZER:sl-SI:*:*"),
+            _option("TEXT_NORMALIZER:en-US:*:*"),
+        ],
+    },
 ]
+
+
+def tag_language(tag: str) -> str:
+    """The language field of a tag (`KALDI:sl-SI:COL:...` → `sl-SI`; "" if none)."""
+    fields = tag.split(":")
+    return fields[1] if len(fields) > 1 else ""
 
 
 def tag_matches(requested: str, offered: str) -> bool:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .conventions import Conventions, Span, text_segment
-from .recognizer import ByteCounter, Recognizer, SphinxRecognizer, Word, text_of
-from .stages import find_option
+from .recognizer import ByteCounter, Recognizer, Silent, SphinxRecognizer, Word, text_of
+from .script import ScriptLookup
+from .stages import find_option, tag_language
 from .state import RecognitionMode
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class StreamSession:
         self._session_id = next(_IDS)
         self._recognizer: Recognizer | None = None
         self._punctuate = False
+        self._normalise = False
+        """Finals write numbers as digits (an NLP_nm stage)."""
         self._interims = False
         self._interim_text = ""
         self._since_interim = 0
@@ -196,12 +199,12 @@ class StreamSession:
         self._record["tag"] = asr["config"]["tag"]
         self._interims = bool(asr["config"].get("parameters", {}).get("enableInterims"))
         self._interims = self._interims and self._conventions.interim_interval_ms > 0
-        self._punctuate = self._conventions.punctuate or any(
-            stage.get("task") == "NLP_pc" for stage in pipeline[1:]
-        )
+        tasks = {stage.get("task") for stage in pipeline[1:]}
+        self._punctuate = self._conventions.punctuate or "NLP_pc" in tasks
+        self._normalise = "NLP_nm" in tasks
         drop, faults.drop_sessions = faults.take(faults.drop_sessions)
         self._drop_at = faults.drop_after_bytes if drop else None
-        self._recognizer = self._new_recognizer()
+        self._recognizer = self._new_recognizer(str(asr["config"]["tag"]))
         recording_id = self._session_id + 5000
         self._record["recordingId"] = recording_id
         await self.send(
@@ -231,16 +234,17 @@ class StreamSession:
             if role not in self._roles and stage.get("exceptionHandlingPolicy") != "SKIP":
                 raise ViolationError(f"The user lacks the role {role} for the stage {task}")
 
-    def _new_recognizer(self) -> Recognizer:
+    def _new_recognizer(self, tag: str) -> Recognizer:
+        """English: pocketsphinx. Other languages (no model here): the scripted recordings
+        the control plane registered, recognised by their audio; other audio gets no text."""
         if self._state.settings.mode is RecognitionMode.BYTES:
             return ByteCounter()
         settings, decoder = self._state.settings, self._state.decoder
+        pause, lookahead = self._conventions.final_pause_ms, settings.final_lookahead_ms
+        if not tag_language(tag).lower().startswith("en"):
+            return ScriptLookup(self._state.scripts, Silent, pause, lookahead)
         return SphinxRecognizer(
-            decoder.get(),
-            self._conventions.final_pause_ms,
-            settings.final_max_ms,
-            decoder.complete,
-            settings.final_lookahead_ms,
+            decoder.get(), pause, settings.final_max_ms, decoder.complete, lookahead
         )
 
     async def _audio(self, frame: bytes) -> None:
@@ -304,6 +308,8 @@ class StreamSession:
             heard = self._recognizer.heard_ms()
         span = Span(start, max(heard, start))
         punctuate = self._punctuate and (final or self._conventions.punctuation_in_interims)
+        if final and self._normalise:
+            words = [Word(w.written or w.text, w.start_ms, w.end_ms) for w in words]
         if punctuate and first and words:
             head = words[0]
             capital = Word(head.text[:1].upper() + head.text[1:], head.start_ms, head.end_ms)

@@ -93,8 +93,9 @@ CONTINUATION_WORDS: Mapping[str, frozenset[str]] = {
         "hmm ah eh"
     ),
     "sl": _words(
-        "za na v vo s z k h pri po o od do iz in ter pa ali da ki ko če ker kot ampak "
-        "moj moja moje tvoj naš vaš ta to tisti tista eee ee mmm hm ehm"
+        "za na v vo s z k h pri po o od do iz čez med nad pod pred skozi proti in ter pa ali "
+        "da ki ko če ker kot ampak moj moja moje tvoj naš vaš ta to tisti tista eee ee mmm "
+        "hm ehm"
     ),
     "de": _words(
         "der die das den dem des ein eine einen einem einer und oder aber zu zum zur für "
@@ -117,7 +118,7 @@ MODIFIER_WORDS: Mapping[str, frozenset[str]] = {
         "zadnja zadnje zadnjo vhodni vhodna vhodno vhodnih garažni garažna garažno garažnih "
         "stropni stropna stropno stenski stenska stensko otroški otroška otroško delovni "
         "delovna delovno zunanji zunanja zunanje notranji notranja notranje glavni glavna "
-        "glavno"
+        "glavno jedilni jedilna jedilno zgornji zgornja zgornje spodnji spodnja spodnje"
     ),
     "de": _words(
         "vordere vorderen hintere hinteren obere oberen untere unteren linke linken rechte "
@@ -130,6 +131,9 @@ QUESTION_OPENERS: Mapping[str, frozenset[str]] = {
     # A yes/no question ends in its predicate ("is the back door … locked"): the words before
     # it look like a whole noun phrase, so the pause before the predicate waits longer.
     "en": _words("is are was were am do does did can could will would should has have had"),
+    # Slovenian marks a yes/no question with "ali" (colloquially "a"); its wh-words
+    # ("koliko je ura", "kdaj ...") open questions that end in a noun, as English "what" does,
+    # and wait no longer (reviewed against the Slovenian fixtures).
     "sl": _words("ali a"),
     "de": _words("ist sind war waren hast hat haben kannst kann können wird werden"),
 }

@@ -1,0 +1,146 @@
+"""Make the Slovenian fixtures (truebar_sim/fixtures/sl/): commands Home Assistant's Slovenian
+sentences understand, each word synthesised apart with espeak-ng's Slovenian voice and joined
+with natural gaps, so every word's time is known; the words and times go beside the audio in
+sl.json, and the simulator "hears" the recording by them (truebar_sim/script.py).
+
+Needs `apt-get install espeak-ng sox`. Run by hand; the fixtures are committed:
+    python script/make_slovenian_fixtures.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path(__file__).resolve().parent.parent / "truebar_sim" / "fixtures" / "sl"
+LEAD_MS = 300
+GAP_MS = 70
+"""Between words of one phrase, as in connected speech."""
+TAIL_MS = 300
+WRITTEN = {"pet": "5", "dvajset": "20", "petdeset": "50", "deset": "10", "tri": "3"}
+"""How a normalising NLP stage writes the number words the fixtures use."""
+NOISE_RMS = 150.0
+"""Steady brown noise under the whole recording (about -47 dBFS), as the real fixtures'."""
+
+# (words; "…NNN" marks a pause of NNN ms after the word before it, kind, in noise)
+FIXTURES: list[tuple[str, str, bool]] = [
+    ("prižgi luč v kuhinji", "command", False),
+    ("ugasni luč v kuhinji", "command", False),
+    ("prižgi luč v dnevni sobi", "command", False),
+    ("ugasni luč v spalnici", "command", False),
+    ("prižgi ventilator v spalnici", "command", False),
+    ("odpri garažna vrata", "command", False),
+    ("zapri garažna vrata", "command", False),
+    ("zakleni vhodna vrata", "command", False),
+    ("odkleni vhodna vrata", "command", False),
+    ("koliko je ura", "command", False),
+    ("nastavi časovnik za pet minut", "command", False),
+    ("nastavi temperaturo na dvajset stopinj", "command", False),
+    ("nastavi svetlost v kuhinji na petdeset odstotkov", "command", False),
+    ("zaustavi radio", "command", False),
+    ("nadaljuj radio", "command", False),
+    ("ugasni luč v dnevni sobi", "command", False),
+    ("prižgi luč v …500 kuhinji", "function_word", False),
+    ("nastavi časovnik za …600 pet minut", "function_word", False),
+    ("zakleni vhodna …400 vrata", "noun_phrase", False),
+    ("ugasni luč v spalni …350 sobi", "noun_phrase", False),
+    ("prižgi luč v kuhinji", "noise", True),
+    ("koliko je ura", "noise", True),
+    ("odpri garažna vrata", "noise", True),
+]
+
+
+def synthesise(word: str, folder: Path) -> np.ndarray:
+    """One word in espeak-ng's Slovenian voice, 16 kHz mono, silence trimmed."""
+    raw, wav = folder / "raw.wav", folder / "word.wav"
+    subprocess.run(["espeak-ng", "-v", "sl", "-s", "150", "-w", str(raw), word], check=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", str(wav)],
+        check=True,
+    )
+    with wave.open(str(wav), "rb") as data:
+        samples = np.frombuffer(data.readframes(data.getnframes()), "<i2").astype(np.float64)
+    loud = np.nonzero(np.abs(samples) > 200)[0]
+    return samples[max(0, loud[0] - 80) : loud[-1] + 160]  # 5 ms before, 10 ms after
+
+
+def brown_noise(samples: int, seed: int) -> np.ndarray:
+    """Brown noise at NOISE_RMS, drift removed."""
+    rng = np.random.default_rng(seed)
+    walk = np.cumsum(rng.standard_normal(samples))
+    walk -= np.convolve(walk, np.ones(801) / 801, mode="same")
+    return walk * (NOISE_RMS / float(np.sqrt(np.mean(walk * walk))))
+
+
+def build(spec: str, folder: Path) -> tuple[np.ndarray, list[dict[str, object]], str, int]:
+    """The recording, its words with times, its text, and the pause in it (ms)."""
+    parts = [np.zeros(LEAD_MS * 16)]
+    at, words, pause = LEAD_MS, [], 0
+    for token in spec.split():
+        if token.startswith("…"):
+            pause = int(token[1:])
+            parts.append(np.zeros((pause - GAP_MS) * 16))
+            at += pause - GAP_MS
+            continue
+        if words:
+            parts.append(np.zeros(GAP_MS * 16))
+            at += GAP_MS
+        audio = synthesise(token, folder)
+        length = len(audio) // 16
+        entry: dict[str, object] = {"text": token, "start_ms": at, "end_ms": at + length}
+        if token in WRITTEN:
+            entry["written"] = WRITTEN[token]
+        words.append(entry)
+        parts.append(audio[: length * 16])
+        at += length
+    parts.append(np.zeros(TAIL_MS * 16))
+    text = " ".join(str(word["text"]) for word in words)
+    return np.concatenate(parts), words, text, pause
+
+
+def write(name: str, samples: np.ndarray) -> None:
+    """One fixture WAV (16 kHz mono s16le)."""
+    pcm = np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
+    with wave.open(str(OUT / name), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(pcm)
+
+
+def main() -> None:
+    """Write every fixture and sl.json."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    listing = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, (spec, kind, noisy) in enumerate(FIXTURES):
+            samples, words, text, pause = build(spec, Path(tmp))
+            # A pause shows as a double underscore, as in the English pause fixtures' names.
+            stem = "_".join("" if t.startswith("…") else t for t in spec.split())
+            stem = stem.translate(str.maketrans("čšž", "csz")) + ("_noise" if noisy else "")
+            if noisy:
+                samples = samples + brown_noise(len(samples), seed=index)
+            name = stem + ".wav"
+            write(name, samples)
+            listing.append(
+                {"file": name, "text": text, "kind": kind, "pause_ms": pause, "words": words}
+            )
+    comment = (
+        "Slovenian commands Home Assistant's Slovenian sentences understand (espeak-ng sl, each "
+        "word synthesised apart and joined with 70 ms gaps, 16 kHz mono s16le). words: each "
+        "word's times in the recording (ms) and, for numbers, how a normalising NLP stage "
+        "writes it. kind: command, function_word (a pause after a preposition), noun_phrase (a "
+        "pause after a modifier), noise (steady brown noise throughout). Regenerate with "
+        "script/make_slovenian_fixtures.py."
+    )
+    data = json.dumps({"comment": comment, "fixtures": listing}, indent=1, ensure_ascii=False)
+    (OUT / "sl.json").write_text(data + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

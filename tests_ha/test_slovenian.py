@@ -1,0 +1,172 @@
+"""Slovenian end to end: each Slovenian fixture spoken through Home Assistant's assist pipeline
+(language sl, speech-to-text by the bridge, Home Assistant's own conversation agent with its
+Slovenian sentences) over test entities with Slovenian names and areas; the intended intent
+runs on the intended entity, with the bridge's endpointing off and on, and the transcript is
+the same both ways.
+
+The simulator has no Slovenian model: the test tells it, over its control plane, the words
+and word times of each recording (`POST /_sim/scripts`), and it hears them as the audio
+passes each word. The bridge asks for number normalisation (`NLP_nm`, from discovery), so
+"pet minut" reaches Home Assistant as "5 minut", as its sentences want.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+import pytest
+from homeassistant.components.assist_pipeline.pipeline import (
+    PipelineEventType,
+    async_get_pipeline,
+    async_update_pipeline,
+)
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.components.intent import async_register_timer_handler
+from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.helpers import area_registry as ar
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
+
+from tests.procs import Proc
+from tests_ha.conftest import SAMPLE_BYTES_PER_SECOND, Microphone, Sim, ha_pieces, own_bridge
+from tests_ha.test_home_assistant import run_pipeline
+from truebar_sim.fixtures import ScriptedFixture, load_slovenian_fixtures, script_entries
+
+FIXTURES = load_slovenian_fixtures()
+AREAS = {"Kuhinja": ["kuhinji"], "Dnevna soba": ["dnevni sobi"], "Spalnica": ["spalnici"]}
+"""Areas, with the locative a Slovenian speaker uses ("v kuhinji") as an alias."""
+ENTITIES = [
+    # (entity id, name, area, state, attributes)
+    ("light.kuhinja", "Luč", "Kuhinja", "off", {}),
+    ("light.dnevna_soba", "Luč", "Dnevna soba", "off", {}),
+    ("light.spalnica", "Luč", "Spalnica", "off", {}),
+    ("fan.spalnica", "Ventilator", "Spalnica", "off", {}),
+    ("cover.garazna_vrata", "Garažna vrata", None, "closed", {"device_class": "garage"}),
+    ("lock.vhodna_vrata", "Vhodna vrata", None, "unlocked", {}),
+    ("climate.termostat", "Termostat", "Dnevna soba", "heat", {"temperature": 18}),
+    ("media_player.radio", "Radio", "Kuhinja", "playing", {"supported_features": 1 | 16384}),
+]
+
+
+@dataclass(frozen=True)
+class Intended:
+    """What a command must do: a service called on an entity, or an answer."""
+
+    service: str | None
+    entity: str | None = None
+
+
+INTENDED = {
+    "prižgi luč v kuhinji": Intended("light.turn_on", "light.kuhinja"),
+    "ugasni luč v kuhinji": Intended("light.turn_off", "light.kuhinja"),
+    "prižgi luč v dnevni sobi": Intended("light.turn_on", "light.dnevna_soba"),
+    "ugasni luč v dnevni sobi": Intended("light.turn_off", "light.dnevna_soba"),
+    "ugasni luč v spalnici": Intended("light.turn_off", "light.spalnica"),
+    "ugasni luč v spalni sobi": Intended("light.turn_off", "light.spalnica"),
+    "prižgi ventilator v spalnici": Intended("fan.turn_on", "fan.spalnica"),
+    "odpri garažna vrata": Intended("cover.open_cover", "cover.garazna_vrata"),
+    "zapri garažna vrata": Intended("cover.close_cover", "cover.garazna_vrata"),
+    "zakleni vhodna vrata": Intended("lock.lock", "lock.vhodna_vrata"),
+    "odkleni vhodna vrata": Intended("lock.unlock", "lock.vhodna_vrata"),
+    "nastavi temperaturo na dvajset stopinj": Intended(
+        "climate.set_temperature", "climate.termostat"
+    ),
+    "nastavi svetlost v kuhinji na petdeset odstotkov": Intended("light.turn_on", "light.kuhinja"),
+    "zaustavi radio": Intended("media_player.media_pause", "media_player.radio"),
+    "nadaljuj radio": Intended("media_player.media_play", "media_player.radio"),
+    "koliko je ura": Intended(None),
+    "nastavi časovnik za pet minut": Intended("timer"),
+}
+
+
+async def set_up_home(hass: HomeAssistant) -> tuple[dict[str, list[object]], str]:
+    """Areas, entities and a satellite device that can run timers; the mocked services' calls
+    (and the timers started), by service."""
+    areas = ar.async_get(hass)
+    area_ids = {
+        name: areas.async_create(name, aliases=set(aliases)).id for name, aliases in AREAS.items()
+    }
+    entities = er.async_get(hass)
+    for entity_id, name, area, state, attributes in ENTITIES:
+        domain, object_id = entity_id.split(".")
+        entry = entities.async_get_or_create(
+            domain, "test", object_id, suggested_object_id=object_id
+        )
+        assert entry.entity_id == entity_id
+        entities.async_update_entity(entity_id, name=name, area_id=area_ids[area] if area else None)
+        hass.states.async_set(entity_id, state, {"friendly_name": name, **attributes})
+        async_expose_entity(hass, "conversation", entity_id, True)
+    calls: dict[str, list[object]] = {}
+    for service in {i.service for i in INTENDED.values() if i.service and "." in i.service}:
+        domain, name = service.split(".")
+        calls[service] = cast("list[object]", async_mock_service(hass, domain, name))
+    owner = MockConfigEntry(domain="test")
+    owner.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=owner.entry_id, identifiers={("test", "satellite")}, name="Satelit"
+    )
+    timers: list[object] = []
+    async_register_timer_handler(hass, device.id, lambda *event: timers.append(event))
+    calls["timer"] = timers
+    return calls, device.id
+
+
+async def speak(
+    hass: HomeAssistant, fixture: ScriptedFixture, device_id: str
+) -> tuple[str | None, dict[str, object]]:
+    """One fixture through the Slovenian pipeline: the transcript and the intent's result."""
+    silence = bytes(3 * SAMPLE_BYTES_PER_SECOND)
+    mic = Microphone(bytes(16000) + ha_pieces(fixture.pcm()) + silence)
+    events = await run_pipeline(hass, mic, language="sl-SI", device_id=device_id)
+    kinds = [event.type for _, event in events]
+    assert PipelineEventType.ERROR not in kinds, (fixture.path.name, events)
+    stt_end = next(e for _, e in events if e.type is PipelineEventType.STT_END)
+    intent_end = next(e for _, e in events if e.type is PipelineEventType.INTENT_END)
+    assert stt_end.data is not None
+    assert intent_end.data is not None
+    return stt_end.data["stt_output"]["text"], intent_end.data["intent_output"]["response"]
+
+
+@pytest.mark.timeout(600)
+async def test_slovenian_commands_reach_the_intended_intents(
+    hass: HomeAssistant, sim: Sim, processes: list[Proc]
+) -> None:
+    await sim.post("/_sim/scripts", script_entries(FIXTURES))
+    calls, device_id = await set_up_home(hass)
+    transcripts: dict[bool, list[str | None]] = {}
+    for endpointing in (False, True):
+        env = {"TRUEBAR_ENDPOINTING": str(endpointing).lower(), "TRUEBAR_NLP_TASKS": "NLP_nm"}
+        bridge, _ = await own_bridge(hass, sim, processes, **env)
+        entry = hass.config_entries.async_entries("wyoming")[-1]
+        pipeline = async_get_pipeline(hass)
+        await async_update_pipeline(
+            hass, pipeline, stt_engine="stt.truebar", stt_language="sl-SI", language="sl"
+        )
+        transcripts[endpointing] = []
+        for fixture in FIXTURES:
+            intended = INTENDED[fixture.text]
+            before = {name: len(made) for name, made in calls.items()}
+            radio = "paused" if fixture.text == "nadaljuj radio" else "playing"
+            hass.states.async_set(
+                "media_player.radio", radio, dict(ENTITIES[-1][4], friendly_name="Radio")
+            )
+            text, response = await speak(hass, fixture, device_id)
+            transcripts[endpointing].append(text)
+            assert text == fixture.written(), fixture.path.name
+            assert response["response_type"] != "error", (fixture.path.name, response)
+            if intended.service is None:
+                continue
+            made = calls[intended.service][before[intended.service] :]
+            assert len(made) == 1, (fixture.path.name, calls)
+            if intended.entity is not None:
+                call = made[0]
+                assert isinstance(call, ServiceCall)
+                assert intended.entity in str(call.data.get("entity_id")), (fixture.path.name, call)
+        await hass.config_entries.async_remove(entry.entry_id)
+        bridge.stop_now()
+        log = bridge.output()
+        assert log.count(": ok,") == len(FIXTURES)
+        assert "WARNING" not in log
+    assert transcripts[True] == transcripts[False]
