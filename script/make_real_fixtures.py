@@ -59,16 +59,18 @@ def read(path: Path) -> bytes:
 
 
 def brown_noise(samples: int, seed: int) -> np.ndarray:
-    """Brown noise (integrated white noise, high-passed to stay centred) at NOISE_RMS."""
+    """Brown noise (integrated white noise, high-passed to stay centred) at NOISE_RMS.
+    (script/make_slovenian_fixtures.py uses it too.)"""
     rng = np.random.default_rng(seed)
     walk = np.cumsum(rng.standard_normal(samples))
     walk -= np.convolve(walk, np.ones(801) / 801, mode="same")  # drift removed
     return walk * (NOISE_RMS / float(np.sqrt(np.mean(walk * walk))))
 
 
-def write(name: str, pcm: bytes) -> None:
-    """One fixture WAV (16 kHz mono s16le)."""
-    with wave.open(str(OUT / name), "wb") as wav:
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    """One fixture WAV (16 kHz mono s16le) from samples (clipped to 16 bits)."""
+    pcm = np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
+    with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(16000)
@@ -78,26 +80,29 @@ def write(name: str, pcm: bytes) -> None:
 def main(source: Path) -> None:
     """Write every fixture and real.json from the unpacked sdist at `source`."""
     OUT.mkdir(parents=True, exist_ok=True)
-    listing = []
+    listing: list[dict[str, object]] = []
     for index, (relative, text, origin) in enumerate(SOURCES):
         pcm = read(source / relative)
         stem = text.replace(" ", "_")
-        write(f"{stem}.wav", pcm)
+        speech = np.frombuffer(pcm, "<i2").astype(np.float64)
+        write_wav(OUT / f"{stem}.wav", speech)
         entry = {"file": f"{stem}.wav", "text": text, "noise": False, "licence": LICENCES[origin]}
         listing.append(entry)
         if text in IN_NOISE:
-            speech = np.frombuffer(pcm, "<i2").astype(np.float64)
-            mixed = speech + brown_noise(len(speech), seed=index)
-            noisy = np.clip(np.round(mixed), -32768, 32767).astype("<i2").tobytes()
-            write(f"{stem}_noise.wav", noisy)
+            write_wav(OUT / f"{stem}_noise.wav", speech + brown_noise(len(speech), seed=index))
             listing.append({**entry, "file": f"{stem}_noise.wav", "noise": True})
     comment = (
         "Real recorded human speech (16 kHz mono s16le), as recorded and in steady brown "
         "noise. Made by script/make_real_fixtures.py from pocketsphinx 5.1.1's source "
         "package (its test data); each entry names its licence."
     )
+    write_listing(OUT / "real.json", comment, listing)
+
+
+def write_listing(path: Path, comment: str, listing: list[dict[str, object]]) -> None:
+    """A fixture folder's listing: what its files are, and each file's entry."""
     text = json.dumps({"comment": comment, "fixtures": listing}, indent=2, ensure_ascii=False)
-    (OUT / "real.json").write_text(text + "\n", encoding="utf-8")
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ Needs `apt-get install espeak-ng sox`. Run by hand; the fixtures are committed:
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
+from make_real_fixtures import brown_noise, write_listing, write_wav  # this folder's own
 
 OUT = Path(__file__).resolve().parent.parent / "truebar_sim" / "fixtures" / "sl"
 LEAD_MS = 300
@@ -24,8 +24,6 @@ GAP_MS = 70
 TAIL_MS = 300
 WRITTEN = {"pet": "5", "dvajset": "20", "petdeset": "50", "deset": "10", "tri": "3"}
 """How a normalising NLP stage writes the number words the fixtures use."""
-NOISE_RMS = 150.0
-"""Steady brown noise under the whole recording (about -47 dBFS), as the real fixtures'."""
 
 # (words; "…NNN" marks a pause of NNN ms after the word before it, kind, in noise)
 FIXTURES: list[tuple[str, str, bool]] = [
@@ -58,23 +56,16 @@ FIXTURES: list[tuple[str, str, bool]] = [
 def synthesise(word: str, folder: Path) -> np.ndarray:
     """One word in espeak-ng's Slovenian voice, 16 kHz mono, silence trimmed."""
     raw, wav = folder / "raw.wav", folder / "word.wav"
-    subprocess.run(["espeak-ng", "-v", "sl", "-s", "150", "-w", str(raw), word], check=True)
-    subprocess.run(
-        ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", str(wav)],
-        check=True,
-    )
+    # Fixed commands of Debian's espeak-ng and sox (a developer's tool, not run by tests);
+    # sox -D: no dither, so the fixtures come out the same every time.
+    espeak = ["espeak-ng", "-v", "sl", "-s", "150", "-w", str(raw), word]
+    subprocess.run(espeak, check=True)  # noqa: S603
+    sox = ["sox", "-D", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)]
+    subprocess.run(sox, check=True)  # noqa: S603
     with wave.open(str(wav), "rb") as data:
         samples = np.frombuffer(data.readframes(data.getnframes()), "<i2").astype(np.float64)
     loud = np.nonzero(np.abs(samples) > 200)[0]
     return samples[max(0, loud[0] - 80) : loud[-1] + 160]  # 5 ms before, 10 ms after
-
-
-def brown_noise(samples: int, seed: int) -> np.ndarray:
-    """Brown noise at NOISE_RMS, drift removed."""
-    rng = np.random.default_rng(seed)
-    walk = np.cumsum(rng.standard_normal(samples))
-    walk -= np.convolve(walk, np.ones(801) / 801, mode="same")
-    return walk * (NOISE_RMS / float(np.sqrt(np.mean(walk * walk))))
 
 
 def build(spec: str, folder: Path) -> tuple[np.ndarray, list[dict[str, object]], str, int]:
@@ -103,16 +94,6 @@ def build(spec: str, folder: Path) -> tuple[np.ndarray, list[dict[str, object]],
     return np.concatenate(parts), words, text, pause
 
 
-def write(name: str, samples: np.ndarray) -> None:
-    """One fixture WAV (16 kHz mono s16le)."""
-    pcm = np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
-    with wave.open(str(OUT / name), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(pcm)
-
-
 def main() -> None:
     """Write every fixture and sl.json."""
     OUT.mkdir(parents=True, exist_ok=True)
@@ -126,7 +107,7 @@ def main() -> None:
             if noisy:
                 samples = samples + brown_noise(len(samples), seed=index)
             name = stem + ".wav"
-            write(name, samples)
+            write_wav(OUT / name, samples)
             listing.append(
                 {"file": name, "text": text, "kind": kind, "pause_ms": pause, "words": words}
             )
@@ -138,8 +119,7 @@ def main() -> None:
         "pause after a modifier), noise (steady brown noise throughout). Regenerate with "
         "script/make_slovenian_fixtures.py."
     )
-    data = json.dumps({"comment": comment, "fixtures": listing}, indent=1, ensure_ascii=False)
-    (OUT / "sl.json").write_text(data + "\n", encoding="utf-8")
+    write_listing(OUT / "sl.json", comment, listing)
 
 
 if __name__ == "__main__":
