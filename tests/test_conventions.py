@@ -13,6 +13,7 @@ live client, at a tenth of the cost.
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +31,10 @@ TRAILING = bytes(2 * 32000)
 """Two seconds of silence after each command, as a microphone keeps sending."""
 AT_ONCE = 4
 """Live utterances at a time per simulator process (it decodes each interim on one core)."""
-FIXTURES: list[Fixture] = [*endpointing_fixtures(), *load_slovenian_fixtures()]
-"""The commands, the pause fixtures, real recorded voices (clean and in steady noise), and
-the Slovenian commands (which the simulator hears by their known words: `--scripts
+ENGLISH: list[Fixture] = endpointing_fixtures()
+"""The commands, the pause fixtures, real recorded voices (clean and in steady noise)."""
+SLOVENIAN: list[Fixture] = [*load_slovenian_fixtures()]
+"""The Slovenian commands, which the simulator hears by their known words (`--scripts
 bundled`)."""
 
 
@@ -55,10 +57,12 @@ async def transcripts_off(sim: Remote, fixtures: list[Fixture]) -> list[str | No
         await bridge.close()
 
 
-async def transcripts_on(sim: Remote, fixtures: list[Fixture]) -> tuple[list[Any], str]:
-    """Each fixture live, endpointed, AT_ONCE at a time; the bridge's /metrics at the end."""
+async def transcripts_on(
+    sim: Remote, fixtures: list[Fixture], at_once: int
+) -> tuple[list[Any], str]:
+    """Each fixture live, endpointed, `at_once` at a time; the bridge's /metrics at the end."""
     bridge = await start_bridge(sim, endpointing=True)
-    gate = asyncio.Semaphore(AT_ONCE)
+    gate = asyncio.Semaphore(at_once)
 
     async def one(fixture: Fixture) -> Any:
         async with gate:
@@ -77,13 +81,15 @@ async def transcripts_on(sim: Remote, fixtures: list[Fixture]) -> tuple[list[Any
         await bridge.close()
 
 
-async def half(convention: str, fixtures: list[Fixture]) -> list[tuple[str, str | None, Any]]:
-    """Half the fixtures against a simulator process of their own: (name, off, on) each, and
-    a last row if a live command was not ended by the bridge."""
+async def group(
+    convention: str, fixtures: list[Fixture], at_once: int = AT_ONCE
+) -> list[tuple[str, str | None, Any]]:
+    """Fixtures against a simulator process of their own: (name, off, on) each, and a last
+    row if a live command was not ended by the bridge."""
     async with sim_process("--conventions", convention, "--scripts", "bundled") as proc:
         sim = Remote(f"http://127.0.0.1:{proc.port}")
         off = await transcripts_off(sim, fixtures)
-        on, metrics = await transcripts_on(sim, fixtures)
+        on, metrics = await transcripts_on(sim, fixtures, at_once)
     rows = [
         (f.path.name, plain, early.text) for f, plain, early in zip(fixtures, off, on, strict=True)
     ]
@@ -95,9 +101,15 @@ async def half(convention: str, fixtures: list[Fixture]) -> list[tuple[str, str 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("convention", sorted(PRESETS))
 async def test_no_convention_costs_a_word_to_the_early_end(convention: str) -> None:
-    """Two simulator processes (each decodes on one core), half the fixtures each."""
-    halves = await asyncio.gather(half(convention, FIXTURES[::2]), half(convention, FIXTURES[1::2]))
-    lost = [row for rows in halves for row in rows if row[1] != row[2]]
+    """Three simulator processes at once: two decode half the English fixtures each (on a
+    core each), the third hears the Slovenian ones by their scripts (nearly free, so all
+    at once)."""
+    groups = await asyncio.gather(
+        group(convention, ENGLISH[::2]),
+        group(convention, ENGLISH[1::2]),
+        group(convention, SLOVENIAN, at_once=len(SLOVENIAN)),
+    )
+    lost = [row for rows in groups for row in rows if row[1] != row[2]]
     assert not lost, f"{convention}: {lost}"
 
 
@@ -123,15 +135,16 @@ async def test_the_simulators_conventions_switch_over_its_control_endpoint(
 
 CHECK_SAYS = {
     "default": ["interims every", "token times from the start of the stream"],
-    "interims_1000": ["interims every 1"],  # every 1000-1100 ms of wall time
+    "interims_1000": [r"interims every (9\d\d|1\d\d\d) ms"],  # about a second of wall time
     "interims_off": ["no interims seen"],
     "relative_offsets_250": ["token times relative to the segment"],
-    "punctuation_untimed_250": ["punctuation timed untimed (in interims too"],
-    "punctuation_at_end_250": ["punctuation timed end (in interims too"],
+    "punctuation_untimed_250": [r"punctuation timed untimed \(in interims too"],
+    "punctuation_at_end_250": [r"punctuation timed end \(in interims too"],
     "placeholder_offsets": ["tokens without usable word times"],
-    "network_120": ["round trip (CONFIG → CONFIGURED) 12", "expected answer about"],
+    "network_120": [r"round trip \(CONFIG → CONFIGURED\) 1[23]\d ms", "expected answer about"],
 }
-"""What `--check`'s conventions step must say of a simulator playing each preset."""
+"""What `--check`'s conventions step must say of a simulator playing each preset (regular
+expressions)."""
 
 
 @pytest.mark.timeout(120)
@@ -151,4 +164,4 @@ async def test_check_reports_the_conventions_the_simulator_plays(convention: str
     step = done.stdout.strip().splitlines()[-1]
     assert step.startswith("[ ok ] 8. stream conventions: "), done.stdout
     for words in CHECK_SAYS[convention]:
-        assert words in step, step
+        assert re.search(words, step), step

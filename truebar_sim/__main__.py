@@ -279,7 +279,8 @@ def run() -> None:
     app = build_app(settings, faults)
     if args.scripts == "bundled":
         entries = script_entries(load_slovenian_fixtures())["scripts"]
-        app[STATE_KEY].scripts.update(Script.from_json(entry) for entry in entries)
+        scripts = [Script.from_json(entry) for entry in entries]
+        app[STATE_KEY].scripts.update((script.blocks, script) for script in scripts)
     web.run_app(
         app,
         host=args.host,

@@ -31,8 +31,8 @@ class SimState:
     counters: Counters = field(default_factory=Counters)
     tokens: TokenStore = field(init=False)
     decoder: SharedDecoder = field(init=False)
-    scripts: dict[str, Script] = field(default_factory=dict)
-    """Scripted recordings by fingerprint (languages without a model; see script.py)."""
+    scripts: dict[tuple[str, ...], Script] = field(default_factory=dict)
+    """Scripted recordings by their blocks (languages without a model; see script.py)."""
     conventions: Conventions = field(init=False)
     """The stream conventions in force (the settings' at start and after a reset)."""
 
@@ -164,10 +164,10 @@ async def set_scripts(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     try:
         entries = (await request.json())["scripts"]
-        found = dict(Script.from_json(entry) for entry in entries)
+        found = [Script.from_json(entry) for entry in entries]
     except (KeyError, ValueError, TypeError) as err:
         return web.json_response({"error": f"bad script: {err}"}, status=400)
-    state.scripts.update(found)
+    state.scripts.update((script.blocks, script) for script in found)
     return web.json_response({"scripts": len(state.scripts)})
 
 

@@ -92,34 +92,6 @@ class ByteCounter:
         """Nothing to release."""
 
 
-@dataclass(slots=True)
-class Silent:
-    """Hears nothing: audio in a language the simulator has no model for and no script of."""
-
-    def feed(self, pcm: bytes) -> list[Word] | None:
-        """Nothing ends."""
-        return None
-
-    def partial(self) -> list[Word]:
-        """No words."""
-        return []
-
-    def heard_ms(self) -> int:
-        """Says nothing of it."""
-        return 0
-
-    def caught_up(self) -> bool:
-        """Never."""
-        return False
-
-    def finish(self) -> list[Word]:
-        """No words."""
-        return []
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
 def build_grammar(phrases: Sequence[str]) -> str:
     """Return a JSGF grammar that accepts one of the phrases, or the start of one (what a
     speaker who pauses mid-command has said so far: a final at the pause decodes it)."""

@@ -2,76 +2,102 @@
 word times are known from how it was made is "heard" as its audio passes each word.
 
 A test tells the simulator, over its control plane (`POST /_sim/scripts`, or `truebar-sim
---scripts bundled`), which recordings it may play: each script is keyed by a fingerprint of
-the recording's audio (16,000 bytes from its first sample that is not silent), so a session
-recognises its recording from the audio alone, wherever in the stream it starts and however
-many sessions play at once. The bridge has no part in it.
+--scripts bundled`), which recordings it may play: each script carries a digest of every
+100 ms block of its recording, counted from its first sound. A session follows the
+recordings whose blocks its own audio has matched so far (many commands begin alike: "ugasni
+luč v ..."), hears the words they all agree on, and ends with the one it played, wherever it
+starts in the stream and however many sessions play at once. The bridge has no part in it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .recognizer import Recognizer, Word
+import numpy as np
 
-FINGERPRINT_BYTES = 16000
-"""Half a second of audio, from the first sample that is not silent."""
+from .recognizer import Word
+
+BLOCK_BYTES = 3200
+"""100 ms of 16 kHz s16le audio: the unit by which a recording is recognised."""
 CAUGHT_UP_MS = 80
 """The caught-up interim comes this long into a pause (as the sphinx mode's does)."""
 
 
 def first_sound(pcm: bytes | bytearray) -> int | None:
     """The byte offset of the first 16-bit sample that is not zero (None: all silent)."""
-    for offset in range(0, len(pcm) - 1, 2):
-        if pcm[offset] or pcm[offset + 1]:
-            return offset
-    return None
+    samples = np.frombuffer(pcm, "<i2", len(pcm) // 2)
+    found = np.flatnonzero(samples)
+    return int(found[0]) * 2 if len(found) else None
 
 
-def fingerprint(pcm: bytes | bytearray) -> tuple[str, int] | None:
-    """(key, where it starts in bytes) of audio, once FINGERPRINT_BYTES of sound are in."""
-    start = first_sound(pcm)
-    if start is None or len(pcm) - start < FINGERPRINT_BYTES:
-        return None
-    key = hashlib.sha256(bytes(pcm[start : start + FINGERPRINT_BYTES])).hexdigest()
-    return key, start
+def block_digest(block: bytes | bytearray) -> str:
+    """A block's digest (short: it tells fixtures apart, it guards nothing)."""
+    return hashlib.sha256(block).hexdigest()[:16]
+
+
+def blocks_of(pcm: bytes | bytearray, start: int) -> list[str]:
+    """The digests of the whole blocks of audio from `start`."""
+    whole = (len(pcm) - start) // BLOCK_BYTES
+    return [
+        block_digest(pcm[start + i * BLOCK_BYTES : start + (i + 1) * BLOCK_BYTES])
+        for i in range(whole)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class Script:
-    """A recording's words, times from the recording's start (ms), and where its sound
-    starts (bytes), so the words can be placed wherever it starts in a stream."""
+    """A recording's words (times from the recording's start, ms), where its sound starts
+    (bytes) and the digests of its blocks from there."""
 
     words: tuple[Word, ...]
     sound_at: int
+    blocks: tuple[str, ...]
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> tuple[str, Script]:
-        """(fingerprint, script) from a control-plane entry."""
+    def from_json(cls, data: dict[str, Any]) -> Script:
+        """A script from a control-plane entry."""
         words = tuple(
             Word(str(w["text"]), int(w["start_ms"]), int(w["end_ms"]), w.get("written"))
             for w in data["words"]
         )
-        return str(data["fingerprint"]), cls(words, int(data["sound_at"]))
+        return cls(words, int(data["sound_at"]), tuple(str(b) for b in data["blocks"]))
+
+    def placed(self, sound_at: int) -> list[Word]:
+        """The words where the recording lies in a stream whose sound starts at `sound_at`."""
+        shift = (sound_at - self.sound_at) // 32
+        return [Word(w.text, w.start_ms + shift, w.end_ms + shift, w.written) for w in self.words]
 
 
 def script_entry(pcm: bytes, words: Sequence[Word]) -> dict[str, Any]:
     """The control-plane entry for a recording and its words (what a test posts)."""
-    found = fingerprint(pcm)
-    if found is None:
-        raise ValueError("the recording has less than half a second of sound")
-    key, start = found
+    start = first_sound(pcm)
+    if start is None:
+        raise ValueError("the recording is silent")
     return {
-        "fingerprint": key,
         "sound_at": start,
+        "blocks": blocks_of(pcm, start),
         "words": [
             {"text": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms, "written": w.written}
             for w in words
         ],
     }
+
+
+def agreed(lists: Sequence[Sequence[Word]]) -> list[Word]:
+    """The words at the start of every list that all lists agree on."""
+    if not lists:
+        return []
+    common: list[Word] = []
+    for words in zip(*lists, strict=False):
+        if any(word != words[0] for word in words[1:]):
+            break
+        common.append(words[0])
+    if len(lists) == 1:
+        return list(lists[0])
+    return common
 
 
 @dataclass
@@ -136,65 +162,62 @@ class ScriptRecognizer:
 
 @dataclass
 class ScriptLookup:
-    """A session's recogniser until its audio tells which scripted recording it plays: then
-    that recording's ScriptRecognizer, or, for audio no script knows, the fallback."""
+    """A session's recogniser for a language without a model: it follows the scripted
+    recordings its audio has matched so far and hears the words they agree on (see the
+    module); audio that matches none gets no more words."""
 
-    scripts: dict[str, Script]
-    fallback: Callable[[], Recognizer]
+    scripts: Sequence[Script]
     pause_ms: int = 500
     lookahead_ms: int = 150
     _audio: bytearray = field(default_factory=bytearray)
-    _chosen: Recognizer | None = None
+    _sound_at: int | None = None
+    _matched: list[Script] = field(default_factory=list)
+    _checked: int = 0
+    """Whole blocks of the stream's sound compared so far."""
+    _heard: ScriptRecognizer = field(init=False)
 
-    def _choose(self) -> Recognizer | None:
-        found = fingerprint(self._audio)
-        if found is None:
-            return None
-        key, start = found
-        script = self.scripts.get(key)
-        if script is None:
-            chosen = self.fallback()
-        else:
-            shift = (start - script.sound_at) // 32  # where the recording starts, in ms
-            words = [
-                Word(w.text, w.start_ms + shift, w.end_ms + shift, w.written) for w in script.words
+    def __post_init__(self) -> None:
+        self._heard = ScriptRecognizer([], self.pause_ms, self.lookahead_ms)
+
+    def _follow(self) -> None:
+        """Compare the new whole blocks; keep the recordings that still match."""
+        audio = self._audio
+        if self._sound_at is None:
+            self._sound_at = first_sound(audio)
+            if self._sound_at is None:
+                return
+            self._matched = list(self.scripts)
+        start = self._sound_at + self._checked * BLOCK_BYTES
+        for digest in blocks_of(audio, start):
+            index = self._checked
+            self._matched = [
+                s for s in self._matched if index >= len(s.blocks) or s.blocks[index] == digest
             ]
-            chosen = ScriptRecognizer(words, self.pause_ms, self.lookahead_ms)
-        self._chosen = chosen
-        return chosen
+            self._checked += 1
+        self._heard.words = agreed([s.placed(self._sound_at) for s in self._matched])
 
     def feed(self, pcm: bytes) -> list[Word] | None:
-        """Take audio (kept until the recording is known, then given to its recogniser)."""
-        if self._chosen is not None:
-            return self._chosen.feed(pcm)
+        """Take audio; a final once a pause follows the last word heard."""
         self._audio += pcm
-        chosen = self._choose()
-        if chosen is None:
-            return None
-        audio, self._audio = bytes(self._audio), bytearray()
-        return chosen.feed(audio)
+        self._follow()
+        return self._heard.feed(pcm)
 
     def partial(self) -> list[Word]:
-        """The chosen recogniser's guess (none before)."""
-        return self._chosen.partial() if self._chosen is not None else []
+        """The words heard in full and not yet final."""
+        return self._heard.partial()
 
     def heard_ms(self) -> int:
-        """How far the chosen recogniser had heard (nothing before)."""
-        return self._chosen.heard_ms() if self._chosen is not None else 0
+        """All the audio received."""
+        return self._heard.heard_ms()
 
     def caught_up(self) -> bool:
-        """As the chosen recogniser says."""
-        return self._chosen is not None and self._chosen.caught_up()
+        """Once per word that a pause follows."""
+        return self._heard.caught_up()
 
     def finish(self) -> list[Word]:
-        """The chosen recogniser's final words (a recording shorter than the fingerprint:
-        whatever the fallback makes of it)."""
-        if self._chosen is None:
-            self._chosen = self.fallback()
-            self._chosen.feed(bytes(self._audio))
-        return self._chosen.finish()
+        """The words heard in full, with audio after them, not yet final."""
+        return self._heard.finish()
 
     def close(self) -> None:
-        """Release the chosen recogniser."""
-        if self._chosen is not None:
-            self._chosen.close()
+        """Let go of the audio."""
+        self._audio.clear()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .conventions import Conventions, Span, text_segment
-from .recognizer import ByteCounter, Recognizer, Silent, SphinxRecognizer, Word, text_of
+from .recognizer import ByteCounter, Recognizer, SphinxRecognizer, Word, text_of
 from .script import ScriptLookup
 from .stages import find_option, tag_language
 from .state import RecognitionMode
@@ -242,7 +242,7 @@ class StreamSession:
         settings, decoder = self._state.settings, self._state.decoder
         pause, lookahead = self._conventions.final_pause_ms, settings.final_lookahead_ms
         if not tag_language(tag).lower().startswith("en"):
-            return ScriptLookup(self._state.scripts, Silent, pause, lookahead)
+            return ScriptLookup(list(self._state.scripts.values()), pause, lookahead)
         return SphinxRecognizer(
             decoder.get(), pause, settings.final_max_ms, decoder.complete, lookahead
         )
