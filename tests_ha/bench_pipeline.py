@@ -8,7 +8,7 @@ once, one pipeline at a time (see AT_ONCE), with Home Assistant's default finish
 detection. The percentiles are the commands'; every transcript is compared with the
 simulator's text for the whole clip sent directly (a difference is a word lost). The end of
 speech is where the command's audio last rises above the energy floor
-(truebar_sim.fixtures.speech_end_seconds).
+(truebar_sim.fixtures.speech_end_of: by energy, or by the words where they are known).
 Nothing here asserts a time: each configuration prints one line `HA_BENCH <json>` that the
 caller collects.
 """
@@ -46,7 +46,7 @@ from truebar_sim.fixtures import (
     load_pause_fixtures,
     load_real_fixtures,
     load_slovenian_fixtures,
-    speech_end_seconds,
+    speech_end_of,
 )
 
 LEAD = 16000
@@ -82,9 +82,9 @@ for no interims, so its figures depend only on the network and on EOS → FINISH
 off per network."""
 
 
-def fixtures_of(language: str) -> tuple[list[bytes], list[bytes], str]:
-    """The commands, the other fixtures (pauses, real voices, noise) and the ASR tag of a
-    language's runs, as Home Assistant sends them."""
+def fixtures_of(language: str) -> tuple[list[bytes], list[bytes], str, dict[bytes, float]]:
+    """The commands, the other fixtures (pauses, real voices, noise), the ASR tag of a
+    language's runs, as Home Assistant sends them, and where each one's speech ends (s)."""
     if language == "sl":
         fixtures = load_slovenian_fixtures()
         commands = [f for f in fixtures if f.kind in ("command", "noise")]
@@ -94,7 +94,8 @@ def fixtures_of(language: str) -> tuple[list[bytes], list[bytes], str]:
         commands, others = load_fixtures(), [*load_pause_fixtures(), *load_real_fixtures()]
         tag = "KALDI:en-US:*:*"
     pieces = [ha_pieces(f.pcm()) for f in commands], [ha_pieces(f.pcm()) for f in others]
-    return pieces[0], pieces[1], tag
+    ends = {ha_pieces(f.pcm()): speech_end_of(f) for f in [*commands, *others]}
+    return pieces[0], pieces[1], tag, ends
 
 
 @pytest.mark.timeout(900)  # 34 utterances one at a time: longer than the suite's 120 s
@@ -114,7 +115,7 @@ async def test_end_of_speech_to_stt_end(
     await async_update_pipeline(
         hass, pipeline, stt_engine="stt.truebar", stt_language=stt_language, language=language
     )
-    commands, pauses, tag = fixtures_of(language)
+    commands, pauses, tag, ends = fixtures_of(language)
     async with aiohttp.ClientSession() as http:
         token = (await password_grant(http, sim.url))["access_token"]
         direct = {
@@ -138,7 +139,7 @@ async def test_end_of_speech_to_stt_end(
             if not ends or mic.began_at is None:
                 continue
             at, event = ends[0]
-            spoken = mic.began_at + LEAD / SAMPLE_BYTES_PER_SECOND + speech_end_seconds(pcm)
+            spoken = mic.began_at + LEAD / SAMPLE_BYTES_PER_SECOND + ends[pcm]
             (pause_latencies if pcm in pauses else latencies).append(at - spoken)
             text = (event.data or {}).get("stt_output", {}).get("text")
             cut += text != expected

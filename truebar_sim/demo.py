@@ -21,7 +21,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 from wyoming.info import Describe
 
-from .fixtures import Fixture, load_fixtures, load_slovenian_fixtures, speech_end_seconds
+from .fixtures import Fixture, load_fixtures, load_slovenian_fixtures, speech_end_of
 
 STARTUP_TIMEOUT = 30.0
 REPLY_TIMEOUT = 20.0
@@ -129,7 +129,7 @@ async def utterance(
         async with asyncio.timeout(REPLY_TIMEOUT):
             event = await reading
         answered = time.perf_counter()
-    latency = answered - (began + speech_end_seconds(fixture.pcm()) if realtime else stopped)
+    latency = answered - (began + speech_end_of(fixture) if realtime else stopped)
     if event is None:
         return "<connection closed>", latency
     if event.type == "error":

@@ -101,6 +101,14 @@ class ScriptedFixture(Fixture):
         return " ".join(word.written or word.text for word in self.words)
 
 
+def speech_end_of(fixture: Fixture) -> float:
+    """Where a fixture's speech ends (seconds): its last word's end where the words are known
+    (in steady noise the audio's energy never falls), else by energy."""
+    if isinstance(fixture, ScriptedFixture) and fixture.words:
+        return fixture.words[-1].end_ms / 1000
+    return speech_end_seconds(fixture.pcm())
+
+
 def load_slovenian_fixtures() -> list[ScriptedFixture]:
     """Return the Slovenian fixtures (sl/sl.json), in its order."""
     folder = fixture_dir() / "sl"
