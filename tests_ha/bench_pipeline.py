@@ -85,10 +85,12 @@ off per network."""
 def fixtures_of(language: str) -> tuple[list[bytes], list[bytes], str, dict[bytes, float]]:
     """The commands, the other fixtures (pauses, real voices, noise), the ASR tag of a
     language's runs, as Home Assistant sends them, and where each one's speech ends (s)."""
+    commands: list[Fixture]
+    others: list[Fixture]
     if language == "sl":
         fixtures = load_slovenian_fixtures()
         commands = [f for f in fixtures if f.kind in ("command", "noise")]
-        others: list[Fixture] = [f for f in fixtures if f not in commands]
+        others = [f for f in fixtures if f not in commands]
         tag = "KALDI:sl-SI:*:*"
     else:
         commands, others = load_fixtures(), [*load_pause_fixtures(), *load_real_fixtures()]
@@ -115,7 +117,7 @@ async def test_end_of_speech_to_stt_end(
     await async_update_pipeline(
         hass, pipeline, stt_engine="stt.truebar", stt_language=stt_language, language=language
     )
-    commands, pauses, tag, ends = fixtures_of(language)
+    commands, pauses, tag, speech_ends = fixtures_of(language)
     async with aiohttp.ClientSession() as http:
         token = (await password_grant(http, sim.url))["access_token"]
         direct = {
@@ -139,7 +141,7 @@ async def test_end_of_speech_to_stt_end(
             if not ends or mic.began_at is None:
                 continue
             at, event = ends[0]
-            spoken = mic.began_at + LEAD / SAMPLE_BYTES_PER_SECOND + ends[pcm]
+            spoken = mic.began_at + LEAD / SAMPLE_BYTES_PER_SECOND + speech_ends[pcm]
             (pause_latencies if pcm in pauses else latencies).append(at - spoken)
             text = (event.data or {}).get("stt_output", {}).get("text")
             cut += text != expected

@@ -13,7 +13,7 @@ passes each word. The bridge asks for number normalisation (`NLP_nm`, from disco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from homeassistant.components.assist_pipeline.pipeline import (
@@ -37,7 +37,7 @@ from truebar_sim.fixtures import ScriptedFixture, load_slovenian_fixtures, scrip
 FIXTURES = load_slovenian_fixtures()
 AREAS = {"Kuhinja": ["kuhinji"], "Dnevna soba": ["dnevni sobi"], "Spalnica": ["spalnici"]}
 """Areas, with the locative a Slovenian speaker uses ("v kuhinji") as an alias."""
-ENTITIES = [
+ENTITIES: list[tuple[str, str, str | None, str, dict[str, Any]]] = [
     # (entity id, name, area, state, attributes)
     ("light.kuhinja", "Luč", "Kuhinja", "off", {}),
     ("light.dnevna_soba", "Luč", "Dnevna soba", "off", {}),
