@@ -89,6 +89,11 @@ def test_the_running_text_joins_committed_text_and_the_interim() -> None:
     assert heard(final, overlap) == Heard("what time is", False, 800, 1000, False)
     repeat = segment([token("what", 0, 300), token("time", 300, 640)], end=1000)
     assert heard(final, repeat) == Heard("what time", False, 640, 1000, True)
+    # an empty final commits nothing: it says nothing of the speech being over
+    assert heard(segment([], final=True, end=400)) == Heard("", False, None, 400, False)
+    assert heard(final, segment([], final=True, end=1200)) == Heard(
+        "what time", False, 640, 1200, True
+    )
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

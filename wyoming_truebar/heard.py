@@ -157,7 +157,14 @@ class RunningText:
             added = bool(self.assembler.add_final(message.tokens))
             if words:
                 self._committed_end, self._committed_words = times.end_ms, True
-            heard = Heard(self.assembler.text, True, self._committed_end, times.heard_to_ms, True)
+            # An empty final commits nothing: it is no evidence that the speech is over.
+            heard = Heard(
+                self.assembler.text,
+                bool(words),
+                self._committed_end,
+                times.heard_to_ms,
+                self._committed_words,
+            )
             return heard, observed, added
         fresh = self._fresh(words, times)
         if not fresh:
