@@ -121,7 +121,7 @@ async def test_end_of_speech_to_stt_end(
     async with aiohttp.ClientSession() as http:
         token = (await password_grant(http, sim.url))["access_token"]
         direct = {
-            pcm: (await stream_pcm(http, sim.url, token, pcm, tag)).text
+            pcm: (await stream_pcm(http, sim.url, token, pcm + bytes(32000), tag)).text
             for pcm in commands + pauses
         }
     silence = bytes(3 * SAMPLE_BYTES_PER_SECOND)

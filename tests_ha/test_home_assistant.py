@@ -263,7 +263,10 @@ async def endpointed_runs(
     audio = [ha_pieces(fixture.pcm()) for fixture in spoken]
     async with aiohttp.ClientSession() as http:
         token = (await password_grant(http, sim.url))["access_token"]
-        direct = [(await stream_pcm(http, sim.url, token, pcm)).text for pcm in audio]
+        # With a second of the silence that follows in the room (a recording that ends right
+        # after its last word would otherwise lose that word to the final's right context).
+        heard = [pcm + bytes(SAMPLE_BYTES_PER_SECOND) for pcm in audio]
+        direct = [(await stream_pcm(http, sim.url, token, pcm)).text for pcm in heard]
     silence = bytes(3 * SAMPLE_BYTES_PER_SECOND)
     mics = [Microphone(bytes(16000) + pcm + silence) for pcm in audio]
     runs = []

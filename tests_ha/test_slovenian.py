@@ -27,6 +27,7 @@ from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
 from tests.procs import Proc
@@ -35,18 +36,26 @@ from tests_ha.test_home_assistant import run_pipeline
 from truebar_sim.fixtures import ScriptedFixture, load_slovenian_fixtures, script_entries
 
 FIXTURES = load_slovenian_fixtures()
-AREAS = {"Kuhinja": ["kuhinji"], "Dnevna soba": ["dnevni sobi"], "Spalnica": ["spalnici"]}
-"""Areas, with the locative a Slovenian speaker uses ("v kuhinji") as an alias."""
+AREAS = {
+    "Kuhinja": ["kuhinji"],
+    "Dnevna soba": ["dnevni sobi"],
+    "Spalnica": ["spalnici", "spalni sobi"],
+}
+"""Areas, with the locative a Slovenian speaker uses ("v kuhinji", "v spalni sobi") as aliases."""
+INTENT_DOMAINS = ("climate", "light", "media_player")
+"""HassClimateSetTemperature, HassLightSet, HassMediaPause/Unpause come with their domains."""
+THERMOSTAT = {"temperature": 18, "supported_features": 1}  # TARGET_TEMPERATURE
+DIMMABLE = {"supported_color_modes": ["brightness"], "color_mode": None}
 ENTITIES: list[tuple[str, str, str | None, str, dict[str, Any]]] = [
     # (entity id, name, area, state, attributes)
-    ("light.kuhinja", "Luč", "Kuhinja", "off", {}),
-    ("light.dnevna_soba", "Luč", "Dnevna soba", "off", {}),
-    ("light.spalnica", "Luč", "Spalnica", "off", {}),
+    ("light.kuhinja", "Luč", "Kuhinja", "off", DIMMABLE),
+    ("light.dnevna_soba", "Luč", "Dnevna soba", "off", DIMMABLE),
+    ("light.spalnica", "Luč", "Spalnica", "off", DIMMABLE),
     ("fan.spalnica", "Ventilator", "Spalnica", "off", {}),
     ("cover.garazna_vrata", "Garažna vrata", None, "closed", {"device_class": "garage"}),
     ("lock.vhodna_vrata", "Vhodna vrata", None, "unlocked", {}),
-    ("climate.termostat", "Termostat", "Dnevna soba", "heat", {"temperature": 18}),
-    ("media_player.radio", "Radio", "Kuhinja", "playing", {"supported_features": 1 | 16384}),
+    ("climate.termostat", "Termostat", "Dnevna soba", "heat", THERMOSTAT),
+    ("media_player.radio", "Radio", None, "playing", {"supported_features": 1 | 16384}),
 ]
 
 
@@ -84,6 +93,9 @@ INTENDED = {
 async def set_up_home(hass: HomeAssistant) -> tuple[dict[str, list[object]], str]:
     """Areas, entities and a satellite device that can run timers; the mocked services' calls
     (and the timers started), by service."""
+    # Exposure, timers, the agent, and the domains whose intents their components register.
+    for component in ("homeassistant", "intent", "conversation", *INTENT_DOMAINS):
+        assert await async_setup_component(hass, component, {})
     areas = ar.async_get(hass)
     area_ids = {
         name: areas.async_create(name, aliases=set(aliases)).id for name, aliases in AREAS.items()
@@ -142,7 +154,12 @@ async def test_slovenian_commands_reach_the_intended_intents(
         entry = hass.config_entries.async_entries("wyoming")[-1]
         pipeline = async_get_pipeline(hass)
         await async_update_pipeline(
-            hass, pipeline, stt_engine="stt.truebar", stt_language="sl-SI", language="sl"
+            hass,
+            pipeline,
+            stt_engine="stt.truebar",
+            stt_language="sl-SI",
+            language="sl",
+            conversation_language="sl",
         )
         transcripts[endpointing] = []
         for fixture in FIXTURES:
