@@ -157,6 +157,12 @@ def main() -> None:
         help="rerun only Home Assistant's pipeline (section 11) into the existing results.json",
     )
     p.add_argument(
+        "--pipeline-runs",
+        metavar="EXPR",
+        help="with --only-pipeline: only the runs a pytest -k expression picks, e.g. "
+        "'sl or interims_250' (the ids are tests_ha/bench_pipeline.py's RUNS)",
+    )
+    p.add_argument(
         "--only-speech",
         action="store_true",
         help="rerun only the endpointing sections (10, 11) into the existing results.json",
@@ -185,7 +191,7 @@ def main() -> None:
         results = json.loads((out / "results.json").read_text())
         if args.only_pipeline:
             sections = ["11"]
-            results["ha_pipeline"] = asyncio.run(ha_pipeline.run())
+            results["ha_pipeline"] = asyncio.run(ha_pipeline.run(args.pipeline_runs))
         elif args.only_speech:
             sections = ["10", "11"]
             results.update(asyncio.run(speech_sections(sizes, ha=not args.smoke)))

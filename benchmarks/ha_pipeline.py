@@ -14,13 +14,15 @@ from typing import Any
 TOP = Path(__file__).resolve().parent.parent
 
 
-async def run() -> dict[str, Any]:
-    """The pipeline benchmark's rows, or why there are none."""
+async def run(runs: str | None = None) -> dict[str, Any]:
+    """The pipeline benchmark's rows, or why there are none; `runs`: a pytest -k expression
+    that picks some of its runs (ids such as "sl:default-True", "interims_250-True")."""
     with tempfile.TemporaryDirectory(prefix="ha-bench-") as folder:
         out = Path(folder) / "rows.json"
         script = str(TOP / "script" / "ha_suites.py")
+        picked = ["-k", runs] if runs else []
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, script, "--bench", str(out), cwd=TOP
+            sys.executable, script, "--bench", str(out), *picked, cwd=TOP
         )
         code = await proc.wait()
         if code != 0 or not out.is_file():
