@@ -60,6 +60,8 @@ def heard(*raws: str, relative: bool = False) -> Heard:
         (segment([token("what", 0, 900), token("time", 0, 900)]), None, None),
         # offsets relative to the segment, placed by its startTimeMs
         (segment([token("five", 100, 400)], start=2000, end=2500), 2400, 2500),
+        # a segment whose endTimeMs counts from its start too
+        (segment([token("five", 100, 400)], start=2000, end=500), 2400, 2500),
         # a segment that contradicts its own times is not believed
         (segment([token("five", 2100, 2400)], start=0, end=1000), None, 1000),
     ],

@@ -106,6 +106,8 @@ def segment_times(message: Message, relative: bool) -> _Times:
     words = [t for t in message.tokens if is_word(t.text)]
     marks = [t for t in message.tokens if t.text and not is_word(t.text)]
     seg_start, seg_end = message.start_ms, message.end_ms
+    if seg_start and seg_end is not None and 0 < seg_end < seg_start:
+        seg_end += seg_start  # a segment that ends before it starts counts from its start
     timed = bool(words) and all(_usable(t) for t in words)
     if timed and len(words) > 1 and len({(t.start_ms, t.end_ms) for t in words}) == 1:
         timed = False  # every token stamped with one span says nothing of words
