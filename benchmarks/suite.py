@@ -187,8 +187,10 @@ ENDPOINTING_NEVER_ENDS = (
     "--endpointing",
     "--endpoint-silence-ms",
     "5000",
-    "--endpoint-max-silence-ms",
+    "--endpoint-modifier-silence-ms",
     "5000",
+    "--endpoint-max-silence-ms",
+    "6000",
 )
 """Endpointing on, with silences longer than the load's utterances: the detector hears speech
 in the load's noise now and then, and would end commands early (their byte count, the

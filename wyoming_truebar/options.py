@@ -281,14 +281,16 @@ OPTIONS: tuple[Option, ...] = (
         250,
         vol.All(vol.Coerce(int), vol.Range(min=100, max=5000)),
         "milliseconds of silence after speech that end a command whose text looks complete "
-        "(shorter answers sooner, but may cut off a speaker who pauses)",
+        "(shorter answers sooner, but may cut off a speaker who pauses; at most "
+        "endpoint_modifier_silence_ms)",
     ),
     Option(
         "endpoint_max_silence_ms",
         1000,
         vol.All(vol.Coerce(int), vol.Range(min=200, max=10000)),
         "milliseconds of silence after speech that end a command whatever its text says (a "
-        'pause after "for" or "the" waits this long)',
+        'pause after "for" or "the" waits this long; longer than '
+        "endpoint_modifier_silence_ms and endpoint_tail_ms)",
     ),
     Option(
         "endpoint_words",
