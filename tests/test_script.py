@@ -10,6 +10,13 @@ from truebar_sim.script import Script, ScriptLookup, ScriptRecognizer
 WORDS = [Word("nastavi", 300, 800), Word("pet", 900, 1200, "5"), Word("minut", 1800, 2200)]
 
 
+class Fallback(ScriptRecognizer):
+    """What hears audio no script knows (here: one word, whatever it is)."""
+
+    def __init__(self) -> None:
+        super().__init__([Word("fallback", 0, 10)], pause_ms=0, lookahead_ms=0)
+
+
 def feed_ms(recognizer: ScriptRecognizer | ScriptLookup, ms: int) -> list[Word] | None:
     return recognizer.feed(bytes(ms * 32))
 
@@ -37,7 +44,7 @@ def test_a_recording_is_known_by_its_audio_wherever_it_starts_among_alike_ones()
     played = next(f for f in fixtures if f.text == "ugasni luč v spalnici")
     assert sum(f.text.startswith("ugasni luč v") for f in fixtures) >= 3
     lead = bytes(16000)  # half a second before the recording starts
-    lookup = ScriptLookup(scripts)
+    lookup = ScriptLookup(scripts, Fallback)
     pcm = lead + played.pcm() + bytes(32000)
     heard: list[str] = []
     for offset in range(0, len(pcm), 3200):
@@ -48,7 +55,6 @@ def test_a_recording_is_known_by_its_audio_wherever_it_starts_among_alike_ones()
                 (w.text, w.start_ms + 500) for w in played.words
             ]
     assert heard == played.text.split()
-    unknown = ScriptLookup(scripts)
-    unknown.feed(bytes(range(256)) * 400)  # sound no script has
-    assert unknown.partial() == []
-    assert unknown.finish() == []
+    unknown = ScriptLookup(scripts, Fallback)
+    unknown.feed(bytes(range(256)) * 400)  # sound no script has: the fallback hears it
+    assert [w.text for w in unknown.finish()] == ["fallback"]

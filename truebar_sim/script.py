@@ -6,19 +6,20 @@ A test tells the simulator, over its control plane (`POST /_sim/scripts`, or `tr
 100 ms block of its recording, counted from its first sound. A session follows the
 recordings whose blocks its own audio has matched so far (many commands begin alike: "ugasni
 luč v ..."), hears the words they all agree on, and ends with the one it played, wherever it
-starts in the stream and however many sessions play at once. The bridge has no part in it.
+starts in the stream and however many sessions play at once. Audio that matches no script
+goes to the fallback (the English model). The bridge has no part in it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .recognizer import Word
+from .recognizer import Recognizer, Word
 
 BLOCK_BYTES = 3200
 """100 ms of 16 kHz s16le audio: the unit by which a recording is recognised."""
@@ -167,9 +168,14 @@ class ScriptLookup:
     module); audio that matches none gets no more words."""
 
     scripts: Sequence[Script]
+    fallback: Callable[[], Recognizer]
+    """For audio that matches no script: what the simulator makes of it otherwise (its
+    English model: a test double's answer, as before scripts existed)."""
     pause_ms: int = 500
     lookahead_ms: int = 150
     _audio: bytearray = field(default_factory=bytearray)
+    _other: Recognizer | None = None
+    """The fallback, once the audio has matched no script."""
     _sound_at: int | None = None
     _matched: list[Script] = field(default_factory=list)
     _checked: int = 0
@@ -196,28 +202,40 @@ class ScriptLookup:
             self._checked += 1
         self._heard.words = agreed([s.placed(self._sound_at) for s in self._matched])
 
+    @property
+    def _now(self) -> Recognizer:
+        return self._other if self._other is not None else self._heard
+
     def feed(self, pcm: bytes) -> list[Word] | None:
         """Take audio; a final once a pause follows the last word heard."""
+        if self._other is not None:
+            return self._other.feed(pcm)
         self._audio += pcm
         self._follow()
+        if self._sound_at is not None and not self._matched and not self._heard.words:
+            self._other = self.fallback()  # no script: all of the audio goes to the fallback
+            audio, self._audio = bytes(self._audio), bytearray()
+            return self._other.feed(audio)
         return self._heard.feed(pcm)
 
     def partial(self) -> list[Word]:
         """The words heard in full and not yet final."""
-        return self._heard.partial()
+        return self._now.partial()
 
     def heard_ms(self) -> int:
-        """All the audio received."""
-        return self._heard.heard_ms()
+        """How far the words had heard."""
+        return self._now.heard_ms()
 
     def caught_up(self) -> bool:
         """Once per word that a pause follows."""
-        return self._heard.caught_up()
+        return self._now.caught_up()
 
     def finish(self) -> list[Word]:
         """The words heard in full, with audio after them, not yet final."""
-        return self._heard.finish()
+        return self._now.finish()
 
     def close(self) -> None:
-        """Let go of the audio."""
+        """Let go of the audio (and of the fallback)."""
         self._audio.clear()
+        if self._other is not None:
+            self._other.close()

@@ -236,16 +236,21 @@ class StreamSession:
 
     def _new_recognizer(self, tag: str) -> Recognizer:
         """English: pocketsphinx. Other languages (no model here): the scripted recordings
-        the control plane registered, recognised by their audio; other audio gets no text."""
+        the control plane registered, recognised by their audio; other audio, and every
+        language while no script is registered, goes to pocketsphinx's English model."""
         if self._state.settings.mode is RecognitionMode.BYTES:
             return ByteCounter()
         settings, decoder = self._state.settings, self._state.decoder
         pause, lookahead = self._conventions.final_pause_ms, settings.final_lookahead_ms
-        if not tag_language(tag).lower().startswith("en"):
-            return ScriptLookup(list(self._state.scripts.values()), pause, lookahead)
-        return SphinxRecognizer(
-            decoder.get(), pause, settings.final_max_ms, decoder.complete, lookahead
-        )
+
+        def sphinx() -> Recognizer:
+            return SphinxRecognizer(
+                decoder.get(), pause, settings.final_max_ms, decoder.complete, lookahead
+            )
+
+        if tag_language(tag).lower().startswith("en") or not self._state.scripts:
+            return sphinx()
+        return ScriptLookup(list(self._state.scripts.values()), sphinx, pause, lookahead)
 
     async def _audio(self, frame: bytes) -> None:
         if self._recognizer is None:
