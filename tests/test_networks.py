@@ -243,8 +243,9 @@ def test_check_passes_against_a_healthy_simulator(sim_process_url: str) -> None:
     done = run_check(sim_process_url)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
-    assert [line[:6] for line in lines] == ["[ ok ]"] * 7, done.stdout
-    assert "'turn on the kitchen light' (as said)" in lines[-1]
+    assert [line[:6] for line in lines] == ["[ ok ]"] * 8, done.stdout
+    assert "(as said)" in lines[-2]
+    assert lines[-1].startswith("[ ok ] 8. stream conventions: interims every")
 
 
 def test_check_names_the_setting_to_fix_and_never_the_password(sim_process_url: str) -> None:
@@ -256,7 +257,7 @@ def test_check_names_the_setting_to_fix_and_never_the_password(sim_process_url: 
     assert "invalid_grant" in out
     assert "TRUEBAR_PASSWORD" in out
     assert password not in out
-    assert out.count("[skip]") == 4
+    assert out.count("[skip]") == 5
 
 
 def test_check_tells_a_missing_streaming_role(sim_process_url: str) -> None:
