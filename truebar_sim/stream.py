@@ -131,27 +131,18 @@ class StreamSession:
             await self._close(code=code, message=text.encode()[:120])
 
     async def _serve(self) -> None:
-        if not self._conventions.uplink_ms:
-            # No uplink delay: read and handle in turn, as before the delay existed.
-            async for msg in self._ws:
-                if await self._handle(msg):
-                    return
-            return
         reader = self._reader = asyncio.ensure_future(self._read_client())
         try:
-            while not await self._handle(await self._next_message()):
-                pass
+            while True:
+                msg = await self._next_message()
+                if msg is None or msg.type == WSMsgType.ERROR:
+                    return
+                if msg.type == WSMsgType.BINARY:
+                    await self._audio(msg.data)
+                elif msg.type == WSMsgType.TEXT and await self._text(msg.data):
+                    return
         finally:
             reader.cancel()
-
-    async def _handle(self, msg: Any) -> bool:
-        """Handle one client message; True once the session is over."""
-        if msg is None or msg.type == WSMsgType.ERROR:
-            return True
-        if msg.type == WSMsgType.BINARY:
-            await self._audio(msg.data)
-            return False
-        return msg.type == WSMsgType.TEXT and await self._text(msg.data)
 
     async def _close(self, code: int, message: bytes = b"") -> None:
         """Close the socket (the closing handshake reads it: the client reader stops first)."""
@@ -340,11 +331,8 @@ class StreamSession:
         await self._send_finals(self._recognizer.finish())
         if never:
             _LOGGER.info("session %s: injected fault: FINISHED never comes", self._session_id)
-            if self._reader is None:
-                async for _ in self._ws:
-                    pass  # hold the socket open until the client gives up
-            while self._reader is not None and await self._next_message() is not None:
-                pass
+            while await self._next_message() is not None:
+                pass  # hold the socket open until the client gives up
             return
         await self.send({"type": "STATUS", "status": "FINISHED", "lengthMs": self._received // 32})
         await self.flush()
