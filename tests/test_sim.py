@@ -12,8 +12,8 @@ import pytest
 
 from tests.conftest import Sim, sim_settings, start_sim
 from tests.truebar_client import TOKEN_PATH, kind, password_grant, stream_pcm
-from truebar_sim.fixtures import load_fixtures
-from truebar_sim.recognizer import build_grammar
+from truebar_sim.fixtures import default_phrases, load_fixtures
+from truebar_sim.recognizer import SphinxRecognizer, build_grammar, shared_decoder, text_of
 
 FIXTURES = load_fixtures()
 PCM = FIXTURES[0].pcm()
@@ -375,3 +375,20 @@ def test_help_documents_every_fault() -> None:
         "--mode",
     ):
         assert flag in out
+
+
+def test_the_quiet_tail_of_a_whole_command_is_not_decoded_as_speech() -> None:
+    """After a whole command, its fading tail and the microphone's silence make a segment of
+    their own: never loud, so not speech, whatever a decode of it would guess (seen under
+    load: "Open the garage door. Eight.")."""
+    decoder = shared_decoder(tuple(default_phrases()))
+    garage = next(f for f in load_fixtures() if f.path.name == "open_the_garage_door.wav")
+    recognizer = SphinxRecognizer(decoder.get(), 300, 20000, decoder.complete)
+    finals: list[str] = []
+    pcm = garage.pcm() + bytes(64000)
+    for offset in range(0, len(pcm), 320):
+        words = recognizer.feed(pcm[offset : offset + 320])
+        if words:
+            finals.append(text_of(words))
+    finals.append(text_of(recognizer.finish()))
+    assert finals == ["open the garage door", ""]

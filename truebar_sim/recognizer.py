@@ -236,6 +236,8 @@ class SphinxRecognizer:
         """Where in the command's audio the last loud 10 ms frame ends."""
         self._pause_told = True
         self._peak = 0.0
+        self._spoke = False
+        """A command of this stream was loud: audio that never is, after one, is not speech."""
         self._decoded: tuple[int, list[Word]] = (0, [])
         """(audio bytes read, words) of the last decode of this command."""
         self._base_ms = 0
@@ -260,6 +262,8 @@ class SphinxRecognizer:
         if self._decoder is None or not any(self._audio):
             return []
         size = len(self._audio)  # nothing loud (quiet speech): all of it
+        if self._loud_end is None and self._spoke:
+            return []  # the quiet after a whole command (its fading tail): not speech
         if self._loud_end is not None:
             size = min(size, self._loud_end + TAIL_BYTES)
         done = self._decoded[0]
@@ -281,6 +285,7 @@ class SphinxRecognizer:
         self._committed = max(self._committed, len(words))
         self._segment_bytes = 0
         if text_of(words) in self._complete:  # a whole command: the next one starts afresh
+            self._spoke = self._spoke or self._loud_end is not None
             self._base_ms += len(self._audio) // 32
             self._audio.clear()
             self._committed, self._scanned, self._loud_end, self._peak = 0, 0, None, 0.0
