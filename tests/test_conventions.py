@@ -165,3 +165,27 @@ async def test_check_reports_the_conventions_the_simulator_plays(convention: str
     assert step.startswith("[ ok ] 8. stream conventions: "), done.stdout
     for words in CHECK_SAYS[convention]:
         assert re.search(words, step), step
+
+
+@pytest.mark.timeout(120)
+async def test_only_live_audio_teaches_the_cadence_and_the_text_lag() -> None:
+    """A recording sent at full speed gets its text as fast as Truebar decodes it: that pace
+    is no speaker's, so the endpointer must not learn it (the round trip and EOS → FINISHED
+    are the service's whatever the client's pace)."""
+    pause = bytes(20000)  # 0.6 s between commands: finals and interims come mid-stream
+    recording = b"".join(f.pcm() + pause for f in ENGLISH[:4])
+    async with sim_process() as proc:
+        bridge = await start_bridge(Remote(f"http://127.0.0.1:{proc.port}"), endpointing=True)
+        try:
+            learned = bridge.ctx.conventions
+            reply = await transcribe(bridge.port, recording, realtime=True, speed=4, timeout=30)
+            assert reply.text
+            assert learned.interims >= 2  # interims came, and were not learned from
+            assert (list(learned.interim_gaps), list(learned.text_lags)) == ([], [])
+            assert learned.round_trips and learned.finishes
+            pcm = ENGLISH[0].pcm() + TRAILING[:16000]
+            reply = await transcribe(bridge.port, pcm, realtime=True, samples_per_chunk=160)
+            assert reply.text
+            assert learned.interim_gaps and learned.text_lags
+        finally:
+            await bridge.close()

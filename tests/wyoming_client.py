@@ -91,8 +91,10 @@ async def transcribe(
     samples_per_chunk: int = 1024,
     realtime: bool = False,
     timeout: float = 15,
+    speed: float = 1.0,
 ) -> Reply:
-    """Send one utterance on a new connection, as Home Assistant does, and read the answer.
+    """Send one utterance on a new connection, as Home Assistant does, and read the answer
+    (`realtime`: paced as spoken, or `speed` times faster).
 
     A server that fails early closes while audio is still being written: like Home Assistant,
     stop writing then and read what the server said before it closed.
@@ -109,7 +111,7 @@ async def transcribe(
                 event = AudioChunk(rate=rate, width=width, channels=channels, audio=chunk).event()
                 await client.write_event(event)
                 if realtime:
-                    await asyncio.sleep(len(chunk) / (rate * width * channels))
+                    await asyncio.sleep(len(chunk) / (rate * width * channels) / speed)
             await client.write_event(AudioStop().event())
         return await read_reply(client, timeout)
     finally:

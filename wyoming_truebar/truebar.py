@@ -44,6 +44,11 @@ from .settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 
+LIVE_AHEAD_MS = 1000.0
+"""How far a client's audio may run ahead of the wall clock since the session began (a
+satellite's buffered start) and still teach the process Truebar's interim cadence and text
+lag; a recording sent at full speed runs seconds ahead."""
+
 OnFinal = Callable[[str], None]
 """Called with all text committed so far (in this attempt) after each final segment."""
 OnHopeless = Callable[[BridgeError], None]
@@ -416,9 +421,13 @@ class TruebarSession:
 
     def _timing(self, heard: Heard) -> None:
         """Learn the interim cadence (while audio is live) and how late text comes: from
-        sending the audio a segment had heard to the segment's arrival."""
+        sending the audio a segment had heard to the segment's arrival. Only from a client
+        that speaks in real time: a recording's text and interims come at the pace of
+        Truebar's decoding, which would teach the live endpointer a lag no speaker sees."""
         now = asyncio.get_running_loop().time()
         learned = self._learned
+        if len(self.audio) / 32 - (now - self._started_at) * 1000 > LIVE_AHEAD_MS:
+            return  # a recording sent faster than real time: its text comes as Truebar catches up
         if heard.final:  # a service may send no interims in the silence after a final
             self._interim_at = None
         elif not self._ended:
