@@ -48,9 +48,13 @@ VAD_FRAME_SAMPLES = 256
 """The detector's frame: 16 ms at 16 kHz (earshot's fixed size)."""
 VAD_FRAME_BYTES = 2 * VAD_FRAME_SAMPLES
 FRAME_MS = 16.0
-PAUSE_FLUSH_FRAMES = 5
+PAUSE_FLUSH_FRAMES = 2
 """In a pause after speech, ask for the audio to go out every this many detector frames
-(80 ms), so that Truebar hears the silence after the last words as it passes."""
+(32 ms), so that Truebar hears the silence after the last words as it passes: its next
+interim (and the evidence that the last word is settled) comes as soon as its cadence
+allows, not up to a flush later. Every 80 ms cost the early end about 50 ms at the p50 on
+the simulator (provisional last words, 250 ms interims: 448 → 377 ms; default: 407 →
+361 ms, end of speech → transcript at the client)."""
 SPEECH_THRESHOLD = 0.5
 """A frame whose speech probability reaches this counts as speech (earshot's own advice)."""
 QUIET_PROBABILITY = 0.3
