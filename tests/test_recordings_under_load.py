@@ -18,12 +18,6 @@ ROOMS = 12
 SECONDS = 20.0
 
 
-@pytest.mark.skip(
-    reason="known regression, open: since the stream-conventions work the simulator (one "
-    "thread) falls seconds behind on twelve full-speed recordings that ask for interims, and "
-    "checks their upgrades after three-second tokens expired (auth_failed); the bridge with "
-    "the previous simulator passes. Unskip once the simulator keeps up."
-)
 @pytest.mark.timeout(120)
 async def test_twelve_recordings_at_full_speed_with_three_second_tokens() -> None:
     async with sim_process("--access-lifetime", "3") as sim:

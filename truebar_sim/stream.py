@@ -9,6 +9,7 @@ import itertools
 import json
 import logging
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -68,8 +69,9 @@ class StreamSession:
         """Where the current segment began in the stream (ms): after the latest final."""
         self._last_final: list[Word] = []
         self._reader: asyncio.Future[None] | None = None
-        self._inbox: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
+        self._inbox: deque[tuple[float, Any]] = deque()
         """Client messages with their arrival time, handled `uplink_ms` after it."""
+        self._arrived = asyncio.Event()
 
     async def send(self, message: dict[str, Any]) -> None:
         """Send one JSON message; with a simulated WAN latency it arrives that much later.
@@ -156,16 +158,29 @@ class StreamSession:
         """Stamp every client message with its arrival (None: the socket closed)."""
         loop = asyncio.get_running_loop()
         async for msg in self._ws:
-            self._inbox.put_nowait((loop.time(), msg))
-        self._inbox.put_nowait((loop.time(), None))
+            self._inbox.append((loop.time(), msg))
+            self._arrived.set()
+        self._inbox.append((loop.time(), None))
+        self._arrived.set()
 
     async def _next_message(self) -> Any:
         """The next client message, as the service sees it: `uplink_ms` after it was sent."""
-        arrived, msg = await self._inbox.get()
+        while not self._inbox:
+            self._arrived.clear()
+            await self._arrived.wait()
+        arrived, msg = self._inbox.popleft()
         wait = arrived + self._conventions.uplink_ms / 1000 - asyncio.get_running_loop().time()
         if wait > 0:
             await asyncio.sleep(wait)
         return msg
+
+    def _behind(self) -> bool:
+        """More of the client's audio has reached the service than it has handled (a
+        recording sent faster than its decoding, or a backlog behind a slow decode)."""
+        if not self._inbox:
+            return False
+        due = self._inbox[0][0] + self._conventions.uplink_ms / 1000
+        return due <= asyncio.get_running_loop().time()
 
     async def _text(self, raw: str) -> bool:
         """Handle one text message; return True once the session is over."""
@@ -279,8 +294,13 @@ class StreamSession:
         no more than one every WALL_PACE of the interval in wall time: a streaming decoder
         emits its partials at its own pace, and each of this simulator's interims re-decodes
         the whole segment, which for twelve recordings at full speed at once cost it seconds
-        of CPU no real service spends."""
+        of CPU no real service spends. Nor is an interim decoded while the session is behind
+        (more audio already in): the next frame's interim would supersede it at once, and
+        under load each such decode made every session further behind, until sessions
+        waited seconds for their upgrade (`_behind`)."""
         self._since_interim += size
+        if self._behind():
+            return
         conventions = self._conventions
         interval = conventions.interim_interval_ms
         now = time.monotonic()
