@@ -248,13 +248,21 @@ async def test_wrong_password_fails_the_pipeline_while_the_user_speaks(
 
 
 async def endpointed_runs(
-    hass: HomeAssistant, sim: Sim, processes: list[Proc], spoken: Sequence[Fixture]
+    hass: HomeAssistant,
+    sim: Sim,
+    processes: list[Proc],
+    spoken: Sequence[Fixture],
+    convention: str = "default",
 ) -> None:
     """With endpointing on, every fixture comes back through the pipeline as the simulator
     recognises the whole clip (the bridge with endpointing off sends exactly that). HA 2026
-    takes the bridge's early answer at once (its own VAD never ends the turn); HA 2025.4
-    (wyoming 1.5.4) reads only after audio-stop, so the bridge does not end its commands
-    early at all."""
+    takes the bridge's early answer at once: under the simulator's defaults its own VAD never
+    ends the turn. Under a harsher convention that is a race, not a promise (120 ms each way
+    plus the bridge's one-second long silence, for a command in noise, is about HA's own
+    end: seen once in a clean-clone run), so there only the words are held; the benchmark
+    counts the turns HA's VAD ended. HA 2025.4 (wyoming 1.5.4) reads only after audio-stop,
+    so the bridge does not end its commands early at all."""
+    early = EARLY_ANSWERS and convention == "default"
     bridge, _ = await own_bridge(hass, sim, processes, TRUEBAR_ENDPOINTING="true")
     pipeline = async_get_pipeline(hass)
     await async_update_pipeline(
@@ -278,13 +286,13 @@ async def endpointed_runs(
         assert PipelineEventType.ERROR not in kinds, (fixture.path.name, events)
         stt_end = next(e for _, e in events if e.type is PipelineEventType.STT_END)
         assert stt_end.data == {"stt_output": {"text": expected}}, fixture.path.name
-        if EARLY_ANSWERS:  # the bridge's answer ended the turn before HA's own VAD did
+        if early:  # the bridge's answer ended the turn before HA's own VAD did
             assert PipelineEventType.STT_VAD_END not in kinds, fixture.path.name
     log = bridge.output()
     assert log.count(": ok,") == len(spoken)
-    if EARLY_ANSWERS:
+    if early:
         assert "ended by audio_stop" not in log
-    else:
+    elif not EARLY_ANSWERS:
         assert log.count("ended by audio_stop") == len(spoken)
     assert "fewer than its interim" not in log  # no word lost at finalisation
     assert "WARNING" not in log
@@ -303,7 +311,7 @@ async def test_endpointing_answers_every_fixture_in_the_pipeline(
     hass: HomeAssistant, sim: Sim, processes: list[Proc], convention: str
 ) -> None:
     await sim.post("/_sim/conventions", {"preset": convention})
-    await endpointed_runs(hass, sim, processes, FIXTURES)
+    await endpointed_runs(hass, sim, processes, FIXTURES, convention)
 
 
 @pytest.mark.timeout(400)
@@ -316,7 +324,8 @@ async def test_endpointing_loses_no_word_of_the_pause_fixtures(
     recogniser commits late ("what time is it", "set a timer for five minutes"), and real
     recorded voices, clean and in steady noise."""
     await sim.post("/_sim/conventions", {"preset": convention})
-    await endpointed_runs(hass, sim, processes, [*load_pause_fixtures(), *load_real_fixtures()])
+    fixtures = [*load_pause_fixtures(), *load_real_fixtures()]
+    await endpointed_runs(hass, sim, processes, fixtures, convention)
 
 
 async def test_closing_right_after_the_early_answer_is_no_failure(
