@@ -261,9 +261,9 @@ class SphinxRecognizer:
         self._heard = len(self._audio)
         if self._decoder is None or not any(self._audio):
             return []
-        size = len(self._audio)  # nothing loud (quiet speech): all of it
         if self._loud_end is None and self._spoke:
             return []  # the quiet after a whole command (its fading tail): not speech
+        size = len(self._audio)  # nothing loud (quiet speech): all of it
         if self._loud_end is not None:
             size = min(size, self._loud_end + TAIL_BYTES)
         done = self._decoded[0]
