@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from truebar_sim.conventions import PRESETS, Span, preset, text_segment
-from truebar_sim.recognizer import Word
+from truebar_sim.words import Word
 from wyoming_truebar.conventions import Conventions
 from wyoming_truebar.heard import Heard, Offsets, Punctuation, RunningText
 from wyoming_truebar.protocol import parse_message

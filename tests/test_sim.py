@@ -12,8 +12,10 @@ import pytest
 
 from tests.conftest import Sim, sim_settings, start_sim
 from tests.truebar_client import TOKEN_PATH, kind, password_grant, stream_pcm
+from tests.virtual_time import on_virtual_time
 from truebar_sim.fixtures import default_phrases, load_fixtures
-from truebar_sim.recognizer import SphinxRecognizer, build_grammar, shared_decoder, text_of
+from truebar_sim.recognizer import SphinxRecognizer, build_grammar, shared_decoder
+from truebar_sim.words import text_of
 
 FIXTURES = load_fixtures()
 PCM = FIXTURES[0].pcm()
@@ -175,9 +177,14 @@ async def test_damaged_audio_gives_a_wrong_transcript(
     assert result.text != FIXTURES[0].text
 
 
-async def test_interims_come_before_finals(sim: Sim, http: aiohttp.ClientSession) -> None:
-    token = (await password_grant(http, sim.url))["access_token"]
-    result = await stream_pcm(http, sim.url, token, PCM, interims=True)
+@on_virtual_time
+async def test_interims_come_before_finals() -> None:
+    """Live audio (a recording at full speed gets no interim while the service is behind)."""
+    sim = await start_sim(sim_settings())
+    async with aiohttp.ClientSession() as http:
+        token = (await password_grant(http, sim.url))["access_token"]
+        result = await stream_pcm(http, sim.url, token, PCM, interims=True, realtime=True)
+    await sim.runner.cleanup()
     interims = [
         m for m in result.messages if kind(m) == "TEXT_SEGMENT" and not m["textSegment"]["isFinal"]
     ]
@@ -377,18 +384,18 @@ def test_help_documents_every_fault() -> None:
         assert flag in out
 
 
-def test_the_quiet_tail_of_a_whole_command_is_not_decoded_as_speech() -> None:
+async def test_the_quiet_tail_of_a_whole_command_is_not_decoded_as_speech() -> None:
     """After a whole command, its fading tail and the microphone's silence make a segment of
     their own: never loud, so not speech, whatever a decode of it would guess (seen under
     load: "Open the garage door. Eight.")."""
     decoder = shared_decoder(tuple(default_phrases()))
     garage = next(f for f in load_fixtures() if f.path.name == "open_the_garage_door.wav")
-    recognizer = SphinxRecognizer(decoder.get(), 300, 20000, decoder.complete)
+    recognizer = SphinxRecognizer(decoder, 300, 20000, decoder.complete)
     finals: list[str] = []
     pcm = garage.pcm() + bytes(64000)
     for offset in range(0, len(pcm), 320):
-        words = recognizer.feed(pcm[offset : offset + 320])
+        words = await recognizer.feed(pcm[offset : offset + 320])
         if words:
             finals.append(text_of(words))
-    finals.append(text_of(recognizer.finish()))
+    finals.append(text_of(await recognizer.finish()))
     assert finals == ["open the garage door", ""]

@@ -219,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="every server message and the upgrade arrive this late (a simulated WAN: "
         "messages sent back to back still arrive back to back)",
     )
+    p.add_argument(
+        "--decoders",
+        type=int,
+        default=1,
+        metavar="N",
+        help="decoder processes for real recognition: as many streams decode at once, and the "
+        "service keeps answering while they do; 0 decodes on the event loop (default: "
+        "%(default)s)",
+    )
     p.add_argument("--debug", action="store_true", help="log at DEBUG")
     return p
 
@@ -255,6 +264,7 @@ def run() -> None:
         conventions=_conventions(args),
         final_max_ms=args.final_max_ms,
         final_lookahead_ms=args.final_lookahead_ms,
+        decoders=max(0, args.decoders),
     )
     faults = Faults(
         unauthorized_upgrades=args.unauthorized_upgrades,

@@ -12,7 +12,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from .auth import ONLINE_ROLE, GrantError, TokenStore, bearer_token
 from .conventions import PRESETS, Conventions
-from .recognizer import SharedDecoder, shared_decoder
+from .recognizer import DecoderPool, SharedDecoder, decoder_pool, shared_decoder
 from .script import Script
 from .stages import STAGES
 from .state import Counters, Faults, RecognitionMode, SimSettings
@@ -35,6 +35,8 @@ class SimState:
     """Scripted recordings by their blocks (languages without a model; see script.py)."""
     conventions: Conventions = field(init=False)
     """The stream conventions in force (the settings' at start and after a reset)."""
+    pool: DecoderPool | None = field(init=False)
+    """Decoder processes (settings.decoders), or None: decodes run on the event loop."""
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -43,6 +45,8 @@ class SimState:
             s.users, s.client_id, s.access_lifetime, s.refresh_lifetime, roles=dict(s.roles)
         )
         self.decoder = shared_decoder(s.phrases)
+        sphinx = s.mode is RecognitionMode.SPHINX
+        self.pool = decoder_pool(s.phrases, s.decoders) if sphinx and s.decoders else None
 
 
 STATE_KEY = web.AppKey("state", SimState)
@@ -241,6 +245,8 @@ def build_app(settings: SimSettings, faults: Faults | None = None) -> web.Applic
     async def warm(app: web.Application) -> None:
         if settings.mode is RecognitionMode.SPHINX:
             await state.decoder.warm()
+            if state.pool is not None:
+                await state.pool.warm()
 
     app.on_startup.append(warm)
     return app

@@ -6,6 +6,7 @@ Access tokens are JWTs, as Keycloak's are: their payload carries the user and it
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -59,7 +60,8 @@ class TokenStore:
     refresh_lifetime: int
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Roles of users that lack some (the others have every role in ROLES)."""
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = field(default=lambda: asyncio.get_running_loop().time())
+    """Lifetimes are measured on the event loop's clock (virtual in tests that move it)."""
     _key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _access: dict[str, _Issued] = field(default_factory=dict)
     _refresh: dict[str, _Issued] = field(default_factory=dict)

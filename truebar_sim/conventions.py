@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .recognizer import Word
+from .words import Word
 
 
 class Offsets(StrEnum):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .recognizer import Word
+from .words import Word
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,43 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
+import hashlib
+import multiprocessing
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from .fixtures import load_fixtures
+from .words import Word, text_of
 
 _WORD = re.compile(r"[a-z']+")
 CMN_START = "40.71,-3.90,-7.16,15.84,-10.24,0.75,-3.28,-17.01,0.72,-11.91,7.04,-4.71,-4.16"
 """Cepstral means measured on the bundled fixtures; every segment is decoded from these."""
 
 
-@dataclass(frozen=True, slots=True)
-class Word:
-    """One recognised word and where it lies in the stream (milliseconds of audio)."""
-
-    text: str
-    start_ms: int
-    end_ms: int
-    written: str | None = None
-    """How a normalising NLP stage writes it ("pet" → "5"), if otherwise."""
-
-
-def text_of(words: Sequence[Word]) -> str:
-    """The words joined by one space."""
-    return " ".join(word.text for word in words)
-
-
 class Recognizer(Protocol):
-    """One utterance's recogniser: fed 16 kHz mono s16le audio, asked for words."""
+    """One utterance's recogniser: fed 16 kHz mono s16le audio, asked for words. Feeding and
+    asking may wait for a decoder (in another process: `SharedDecoder`)."""
 
-    def feed(self, pcm: bytes) -> list[Word] | None:
+    async def feed(self, pcm: bytes) -> list[Word] | None:
         """Take the next audio frame; return a final's words when a pause in speech ends one."""
 
-    def partial(self) -> list[Word]:
+    async def partial(self) -> list[Word]:
         """Return the current best guess (for interims)."""
 
     def heard_ms(self) -> int:
@@ -49,7 +42,7 @@ class Recognizer(Protocol):
         """True once per pause in speech, as soon as the best guess covers the speech before
         it (then an interim is due at once, as a streaming decoder's hypothesis catches up)."""
 
-    def finish(self) -> list[Word]:
+    async def finish(self) -> list[Word]:
         """End the utterance and return the final words."""
 
     def close(self) -> None:
@@ -63,7 +56,7 @@ class ByteCounter:
 
     received: int = 0
 
-    def feed(self, pcm: bytes) -> list[Word] | None:
+    async def feed(self, pcm: bytes) -> list[Word] | None:
         """Count the bytes (no pauses in this mode)."""
         self.received += len(pcm)
         return None
@@ -72,7 +65,7 @@ class ByteCounter:
         length = self.received // 32
         return [Word(text, 0, length) for text in (str(self.received), "bytes")]
 
-    def partial(self) -> list[Word]:
+    async def partial(self) -> list[Word]:
         """Report the bytes so far."""
         return self._words()
 
@@ -84,7 +77,7 @@ class ByteCounter:
         """Never: this mode has no speech."""
         return False
 
-    def finish(self) -> list[Word]:
+    async def finish(self) -> list[Word]:
         """Report the exact byte total."""
         return self._words()
 
@@ -109,17 +102,32 @@ def build_grammar(phrases: Sequence[str]) -> str:
 
 @dataclass
 class SharedDecoder:
-    """One pocketsphinx decoder for every session of the process.
+    """The process's pocketsphinx decoding for one phrase list: a decoder on this thread, and
+    what has been decoded.
 
     Building a decoder costs about 0.4 s of CPU with the GIL held, so building one per
     session made a burst of concurrent sessions wait seconds for CONFIGURED (a real service
-    answers at once). One decoder is enough: each segment is decoded in one batch from fixed
-    cepstral means after the same `primer`, so a decode carries no state into the next, and
-    decodes run on the event loop's thread, one at a time.
+    answers at once). Each segment is decoded in one batch from fixed cepstral means after the
+    same `primer`, so a decode carries no state into the next and any decoder gives the same
+    words. Without a pool, decodes run on the event loop's thread, one at a time: cheap and
+    deterministic, for tests in one process. With a `DecoderPool`, each runs in one of its
+    processes (pocketsphinx holds the GIL, so threads would not run two at once): the event
+    loop keeps serving while a decode runs, and as many streams decode at once as the pool
+    has processes.
+
+    Since a decode is a function of its audio alone, its words are kept (`DECODES_KEPT`,
+    the latest): the same audio decoded again, by another session or under another stream
+    convention, costs a lookup instead of 50-150 ms of CPU; a decode in progress is shared.
     """
 
     phrases: Sequence[str]
     _decoder: Any = None
+    _decoded: OrderedDict[bytes, tuple[Word, ...]] = field(default_factory=OrderedDict)
+    """Words (times from the audio's start) by the digest of the audio decoded."""
+    _pending: dict[bytes, asyncio.Future[tuple[Word, ...]]] = field(default_factory=dict)
+    """Decodes running in a pool, by the digest of their audio."""
+    decodes: int = 0
+    """Decodes run (lookups that found the audio are not counted)."""
 
     def get(self) -> Any:
         """Return the decoder, building it on first use (blocking; `warm` does it early)."""
@@ -134,6 +142,39 @@ class SharedDecoder:
             self._decoder = decoder
         return self._decoder
 
+    def decode_here(self, pcm: bytes) -> tuple[Word, ...]:
+        """Decode on this thread, with this process's decoder (no record)."""
+        decoder = self.get()
+        decode_once(decoder, primer())  # the same state before every decode
+        hyp = decode_once(decoder, pcm)
+        return tuple(timed_words(decoder, hyp, 0, len(pcm) // 32))
+
+    async def decode(self, pcm: bytes, pool: DecoderPool | None = None) -> tuple[Word, ...]:
+        """The words of 16 kHz s16le audio decoded in one batch, times from its start (in
+        `pool`, if given)."""
+        key = hashlib.blake2b(pcm, digest_size=20).digest()
+        words = self._decoded.get(key)
+        if words is not None:
+            self._decoded.move_to_end(key)
+            return words
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        if pool is None:
+            words = self.decode_here(pcm)
+        else:
+            future = pool.submit(pcm)
+            self._pending[key] = future
+            try:
+                words = await asyncio.shield(future)
+            finally:
+                del self._pending[key]
+        self.decodes += 1
+        self._decoded[key] = words
+        if len(self._decoded) > DECODES_KEPT:
+            self._decoded.popitem(last=False)
+        return words
+
     @functools.cached_property
     def complete(self) -> frozenset[str]:
         """The phrases as the decoder spells them (lower case, words joined by one space)."""
@@ -144,18 +185,71 @@ class SharedDecoder:
         await asyncio.to_thread(self.get)
 
 
+class DecoderPool:
+    """Decoder processes for one phrase list (see SharedDecoder); they end with the process."""
+
+    def __init__(self, phrases: tuple[str, ...], workers: int) -> None:
+        self.workers = workers
+        self._pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(phrases,),
+        )
+        atexit.register(self._pool.shutdown, wait=True, cancel_futures=True)
+
+    def submit(self, pcm: bytes) -> asyncio.Future[tuple[Word, ...]]:
+        """Decode in one of the processes."""
+        return asyncio.get_running_loop().run_in_executor(self._pool, _decode_in_worker, pcm)
+
+    async def warm(self) -> None:
+        """Wait until every process has built its decoder."""
+        loop = asyncio.get_running_loop()
+        ready = [loop.run_in_executor(self._pool, _ready) for _ in range(self.workers)]
+        await asyncio.gather(*ready)
+
+
+@functools.cache
+def decoder_pool(phrases: tuple[str, ...], workers: int) -> DecoderPool:
+    """The process's decoder processes for a phrase list (started once)."""
+    return DecoderPool(phrases, workers)
+
+
+_WORKER: SharedDecoder | None = None
+"""A decoder process's own decoder."""
+
+
+def _start_worker(phrases: tuple[str, ...]) -> None:
+    global _WORKER  # noqa: PLW0603 - one decoder per worker process, built as it starts
+    _WORKER = SharedDecoder(phrases)
+    _WORKER.get()
+
+
+def _ready() -> bool:
+    return _WORKER is not None
+
+
+def _decode_in_worker(pcm: bytes) -> tuple[Word, ...]:
+    assert _WORKER is not None
+    return _WORKER.decode_here(pcm)
+
+
+DECODES_KEPT = 20000
+"""Decodes whose words the shared decoder keeps (a few hundred bytes each)."""
 LOUD_RMS = 300.0
 """RMS (of 32768) at or above which a 10 ms frame counts as speech."""
 PEAK_RATIO = 12.0
 """...and at least the command's loudest frame so far over this (22 dB below it): a fan's or a
 fridge's noise after the command is not read as more speech."""
 PARTIAL_STEP_BYTES = 400 * 32
-"""While speech goes on, an interim re-decodes only once this much more audio is in (400 ms):
-a faster cadence repeats the latest guess, saying how far it had heard (its endTimeMs), as a
-decoder that traces back more often than it has new results does. Each decode here re-reads
-the whole command, so six live sessions at 250 ms interims cost this single-threaded
-simulator more than a core; in a pause (the decode's end no longer grows) every interim is
-current."""
+"""While speech goes on, an interim decodes the command up to the latest multiple of this
+much of its audio (400 ms): a faster cadence repeats the latest guess, saying how far it had
+heard (its endTimeMs), as a decoder that traces back more often than it has new results does.
+Each decode here re-reads the whole command, so six live sessions at 250 ms interims cost
+this single-threaded simulator more than a core; on the grid, the audio decoded is the same
+whatever the interim cadence and however the audio was framed, so the shared decoder's
+record of decodes serves every stream convention. In a pause (the decode's end no longer
+grows) every interim is current."""
 TAIL_BYTES = 80 * 32
 """What a decode reads after the last loud frame (50 ms): trailing silence beyond it is not
 decoded, so a decode's result stops changing once the speaker pauses, and is reused."""
@@ -212,13 +306,17 @@ class SphinxRecognizer:
 
     def __init__(
         self,
-        decoder: Any,
+        decoder: SharedDecoder,
         pause_ms: int = 500,
         max_ms: int = 20000,
         complete: frozenset[str] = frozenset(),
         lookahead_ms: int = 0,
+        *,
+        pool: DecoderPool | None = None,
     ) -> None:
-        self._decoder: Any = decoder
+        self._pool = pool
+        self._decoder: SharedDecoder | None = decoder
+        """None once closed."""
         self._lookahead_ms = lookahead_ms
         self._complete = complete
         """Whole phrases: once the committed words make one, the next words start afresh."""
@@ -257,7 +355,7 @@ class SphinxRecognizer:
                 self._pause_told = False
             self._scanned = end
 
-    def _decode(self, partial: bool = False) -> list[Word]:
+    async def _decode(self, partial: bool = False) -> list[Word]:
         self._heard = len(self._audio)
         if self._decoder is None or not any(self._audio):
             return []
@@ -269,18 +367,22 @@ class SphinxRecognizer:
         done = self._decoded[0]
         if done == size:
             return self._decoded[1]
-        if partial and done and size == len(self._audio) and size - done < PARTIAL_STEP_BYTES:
-            self._heard = done
-            return self._decoded[1]
-        decode_once(self._decoder, primer())  # the same state before every decode
-        hyp = decode_once(self._decoder, bytes(self._audio[:size]))
-        words = timed_words(self._decoder, hyp, self._base_ms, size // 32)
+        if partial and size == len(self._audio):  # speech goes on: decode on the grid
+            on_grid = size - size % PARTIAL_STEP_BYTES
+            if on_grid > done:
+                size = on_grid
+            elif done:  # (the first guess comes whenever it is asked for)
+                self._heard = done
+                return self._decoded[1]
+        base = self._base_ms
+        found = await self._decoder.decode(bytes(self._audio[:size]), self._pool)
+        words = [Word(w.text, w.start_ms + base, w.end_ms + base, w.written) for w in found]
         self._decoded = (size, words)
         return words
 
-    def _commit(self) -> list[Word]:
+    async def _commit(self) -> list[Word]:
         """The words of the utterance beyond those already final, now final too."""
-        words = self._decode()
+        words = await self._decode()
         new = words[self._committed :]
         self._committed = max(self._committed, len(words))
         self._segment_bytes = 0
@@ -292,18 +394,18 @@ class SphinxRecognizer:
             self._decoded = (0, [])
         return new
 
-    def feed(self, pcm: bytes) -> list[Word] | None:
+    async def feed(self, pcm: bytes) -> list[Word] | None:
         """Take the next frame; at a pause, return the segment's final words."""
         self._audio += pcm
         self._listen()
         self._segment_bytes += len(pcm)
         paused = self._pauses is not None and self._pauses.feed(pcm)
         forced = self._max_bytes is not None and self._segment_bytes >= self._max_bytes
-        return self._commit() if paused or forced else None
+        return await self._commit() if paused or forced else None
 
-    def partial(self) -> list[Word]:
+    async def partial(self) -> list[Word]:
         """Return the current segment's best guess so far."""
-        return self._decode(partial=True)[self._committed :]
+        return (await self._decode(partial=True))[self._committed :]
 
     def heard_ms(self) -> int:
         """How far in the stream the latest guess had heard."""
@@ -318,11 +420,11 @@ class SphinxRecognizer:
         self._pause_told = True
         return True
 
-    def finish(self) -> list[Word]:
+    async def finish(self) -> list[Word]:
         """Decode what is left and give its words, less those too close to the end of the
         audio to be committed (see SimSettings.final_lookahead_ms)."""
         heard_to = self._base_ms + len(self._audio) // 32 - self._lookahead_ms
-        words = [word for word in self._commit() if word.end_ms <= heard_to]
+        words = [word for word in await self._commit() if word.end_ms <= heard_to]
         self.close()
         return words
 
@@ -376,8 +478,6 @@ def primer() -> bytes:
     sessions were saying. Decoding the same second of speech first makes every decode a
     function of its own audio. Half a second of speech, or of silence, was not enough.
     """
-    from .fixtures import load_fixtures  # noqa: PLC0415 - only the sphinx mode needs it
-
     return load_fixtures()[0].pcm()[:32000]
 
 

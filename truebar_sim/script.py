@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .recognizer import Recognizer, Word
+from .recognizer import Recognizer
+from .words import Word
 
 BLOCK_BYTES = 3200
 """100 ms of 16 kHz s16le audio: the unit by which a recording is recognised."""
@@ -119,7 +120,7 @@ class ScriptRecognizer:
         """How many words end at or before this point of the stream."""
         return sum(1 for word in self.words if word.end_ms <= before_ms)
 
-    def feed(self, pcm: bytes) -> list[Word] | None:
+    async def feed(self, pcm: bytes) -> list[Word] | None:
         """Take audio; a final once a pause follows the last word heard."""
         self.received_ms += len(pcm) // 32
         heard = self._heard(self.received_ms)
@@ -137,7 +138,7 @@ class ScriptRecognizer:
         self._committed = max(self._committed, upto)
         return new
 
-    def partial(self) -> list[Word]:
+    async def partial(self) -> list[Word]:
         """The words heard in full and not yet final."""
         return self.words[self._committed : self._heard(self.received_ms)]
 
@@ -153,7 +154,7 @@ class ScriptRecognizer:
         self._told = heard
         return True
 
-    def finish(self) -> list[Word]:
+    async def finish(self) -> list[Word]:
         """The words heard in full, with audio after them, not yet final."""
         return self._commit(self._heard(self.received_ms - self.lookahead_ms))
 
@@ -206,21 +207,21 @@ class ScriptLookup:
     def _now(self) -> Recognizer:
         return self._other if self._other is not None else self._heard
 
-    def feed(self, pcm: bytes) -> list[Word] | None:
+    async def feed(self, pcm: bytes) -> list[Word] | None:
         """Take audio; a final once a pause follows the last word heard."""
         if self._other is not None:
-            return self._other.feed(pcm)
+            return await self._other.feed(pcm)
         self._audio += pcm
         self._follow()
         if self._sound_at is not None and not self._matched and not self._heard.words:
             self._other = self.fallback()  # no script: all of the audio goes to the fallback
             audio, self._audio = bytes(self._audio), bytearray()
-            return self._other.feed(audio)
-        return self._heard.feed(pcm)
+            return await self._other.feed(audio)
+        return await self._heard.feed(pcm)
 
-    def partial(self) -> list[Word]:
+    async def partial(self) -> list[Word]:
         """The words heard in full and not yet final."""
-        return self._now.partial()
+        return await self._now.partial()
 
     def heard_ms(self) -> int:
         """How far the words had heard."""
@@ -230,9 +231,9 @@ class ScriptLookup:
         """Once per word that a pause follows."""
         return self._now.caught_up()
 
-    def finish(self) -> list[Word]:
+    async def finish(self) -> list[Word]:
         """The words heard in full, with audio after them, not yet final."""
-        return self._now.finish()
+        return await self._now.finish()
 
     def close(self) -> None:
         """Let go of the audio (and of the fallback)."""

@@ -114,6 +114,9 @@ class SimSettings:
     switchable at run time over the control endpoint)."""
     final_max_ms: int = 20000
     """A final at least every this much audio of one segment, pause or not (0: never)."""
+    decoders: int = 0
+    """Decoder processes for real recognition (0: decode on the event loop, one at a time;
+    see recognizer.SharedDecoder)."""
     final_lookahead_ms: int = 150
     """The final at EOS commits only words that end at least this long before the end of the
     audio received: a streaming recogniser needs audio after a word to commit it (its right

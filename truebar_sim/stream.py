@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .conventions import Conventions, Span, text_segment
-from .recognizer import ByteCounter, Recognizer, SphinxRecognizer, Word, text_of
+from .recognizer import ByteCounter, Recognizer, SphinxRecognizer
 from .script import ScriptLookup
 from .stages import find_option, tag_language
 from .state import RecognitionMode
+from .words import Word, text_of
 
 if TYPE_CHECKING:
     from .app import SimState
@@ -55,7 +56,8 @@ class StreamSession:
         self._interims = False
         self._interim_text = ""
         self._since_interim = 0
-        self._interim_at = 0.0
+        self._interim_at = float("-inf")
+        """Loop time of the latest interim."""
         self._received = 0
         self._digest = hashlib.sha256()
         self._drop_at: int | None = None
@@ -255,12 +257,12 @@ class StreamSession:
         language while no script is registered, goes to pocketsphinx's English model."""
         if self._state.settings.mode is RecognitionMode.BYTES:
             return ByteCounter()
-        settings, decoder = self._state.settings, self._state.decoder
+        settings, decoder, pool = self._state.settings, self._state.decoder, self._state.pool
         pause, lookahead = self._conventions.final_pause_ms, settings.final_lookahead_ms
 
         def sphinx() -> Recognizer:
             return SphinxRecognizer(
-                decoder.get(), pause, settings.final_max_ms, decoder.complete, lookahead
+                decoder, pause, settings.final_max_ms, decoder.complete, lookahead, pool=pool
             )
 
         if tag_language(tag).lower().startswith("en") or not self._state.scripts:
@@ -275,7 +277,7 @@ class StreamSession:
         self._received += len(frame)
         self._digest.update(frame)
         self._frames.append((time.time(), len(frame)))
-        final = self._recognizer.feed(frame)
+        final = await self._recognizer.feed(frame)
         if final is not None:
             await self._send_finals(final)
             self._segment_start = self._received // 32
@@ -303,7 +305,7 @@ class StreamSession:
             return
         conventions = self._conventions
         interval = conventions.interim_interval_ms
-        now = time.monotonic()
+        now = asyncio.get_running_loop().time()
         due = self._since_interim >= interval * 32 and (
             now - self._interim_at >= WALL_PACE * interval / 1000
         )
@@ -312,7 +314,7 @@ class StreamSession:
             return
         self._since_interim = 0
         self._interim_at = now
-        words = self._recognizer.partial() if self._recognizer else []
+        words = await self._recognizer.partial() if self._recognizer else []
         if conventions.overlapping_interims and words:
             words = self._last_final + words
         # Again if unchanged: the client learns the text is still current.
@@ -348,7 +350,7 @@ class StreamSession:
         if delay:
             await asyncio.sleep(delay)
         assert self._recognizer is not None
-        await self._send_finals(self._recognizer.finish())
+        await self._send_finals(await self._recognizer.finish())
         if never:
             _LOGGER.info("session %s: injected fault: FINISHED never comes", self._session_id)
             while await self._next_message() is not None:
