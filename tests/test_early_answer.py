@@ -12,8 +12,9 @@ import aiohttp
 import pytest
 
 from tests.conftest import Sim, sim_settings, start_bridge, start_sim
+from tests.virtual_time import captured, on_virtual_time
 from tests.wyoming_client import transcribe, watch_utterance
-from truebar_sim.fixtures import load_fixtures
+from truebar_sim.fixtures import load_fixtures, speech_end_seconds
 
 FIXTURES = load_fixtures()
 TRAILING = bytes(2 * 32000)
@@ -72,25 +73,51 @@ async def test_home_assistant_2025_4_is_not_endpointed(sim: Sim) -> None:
         await bridge.close()
 
 
-async def test_words_a_final_drops_are_logged_and_counted(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """A recogniser that needs far more audio after a word than endpoint_tail_ms to commit
-    it drops the last words of its final: the bridge says so (the find that issue 25 made)."""
+@on_virtual_time
+async def test_words_a_final_drops_are_answered_when_the_bridge_ended_the_command() -> None:
+    """A recogniser that needs far more audio after a word than endpoint_tail_ms to commit it
+    drops the last words of its final (the find that issue 25 made). When the bridge ended
+    the command on an interim that had those words, it answers them (issue 37): the final is
+    a strict prefix of the evidence."""
     sim = await start_sim(sim_settings(final_lookahead_ms=900))
     bridge = await start_bridge(sim, endpointing=True)
-    try:
-        fixture = FIXTURES[0]
-        caplog.set_level(logging.INFO, logger="wyoming_truebar")
-        watched = await watch_utterance(bridge.port, fixture.pcm() + TRAILING)
-        assert watched.text is not None
-        assert len(watched.text.split()) < len(fixture.text.split())
-        metrics = bridge.ctx.metrics.render().decode()
-        assert "wyoming_truebar_words_lost_at_finalisation_total 1.0" in metrics
-        assert "word(s) fewer than its interim that covered the speech" in caplog.text
-    finally:
-        await bridge.close()
-        await sim.runner.cleanup()
+    handler = logging.getLogger("wyoming_truebar.handler")
+    with captured(handler) as lines:
+        try:
+            fixture = FIXTURES[0]
+            watched = await watch_utterance(bridge.port, fixture.pcm() + TRAILING)
+            metrics = bridge.ctx.metrics.render().decode()
+        finally:
+            await bridge.close()
+            await sim.runner.cleanup()
+    assert watched.text == fixture.text
+    assert "wyoming_truebar_words_restored_total 1.0" in metrics
+    assert "wyoming_truebar_words_lost_at_finalisation_total 0.0" in metrics
+    assert any("dropped" in line and "answered with them" in line for line in lines), lines
+
+
+@on_virtual_time
+async def test_when_the_client_ends_the_command_truebars_final_stands() -> None:
+    """audio-stop 200 ms after the speech, before the bridge's own end: the final that dropped
+    words is answered as it is, and the loss is counted and logged."""
+    sim = await start_sim(sim_settings(final_lookahead_ms=900))
+    bridge = await start_bridge(sim, endpointing=True)
+    handler = logging.getLogger("wyoming_truebar.handler")
+    with captured(handler) as lines:
+        try:
+            fixture = FIXTURES[0]
+            spoken = int(speech_end_seconds(fixture.pcm()) * 16000) * 2
+            watched = await watch_utterance(bridge.port, fixture.pcm()[:spoken] + bytes(6400))
+            metrics = bridge.ctx.metrics.render().decode()
+        finally:
+            await bridge.close()
+            await sim.runner.cleanup()
+    assert watched.text is not None
+    assert len(watched.text.split()) < len(fixture.text.split())
+    assert 'ending="audio_stop"} 1.0' in metrics
+    assert "wyoming_truebar_words_lost_at_finalisation_total 1.0" in metrics
+    assert "wyoming_truebar_words_restored_total 0.0" in metrics
+    assert any("fewer than its interim that covered the speech" in ln for ln in lines), lines
 
 
 async def test_without_word_times_the_bridge_ends_on_the_long_silence(

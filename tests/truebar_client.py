@@ -64,8 +64,10 @@ async def stream_pcm(
     extra_stages: list[dict[str, Any]] | None = None,
     interims: bool = False,
     frame: int = 3200,
+    realtime: bool = False,
 ) -> StreamResult:
-    """Stream PCM through one session and collect every message and the final text."""
+    """Stream PCM through one session and collect every message and the final text
+    (`realtime`: each frame when its last sample was spoken)."""
     result = StreamResult()
     pipeline = [
         {
@@ -95,6 +97,8 @@ async def stream_pcm(
             return result
         for offset in range(0, len(pcm), frame):
             await ws.send_bytes(pcm[offset : offset + frame])
+            if realtime:
+                await asyncio.sleep(frame / 32000)
         await ws.send_str(json.dumps({"type": "EOS", "lockSession": False}))
         prev_right = True
         while True:

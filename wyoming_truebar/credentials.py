@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -82,6 +81,11 @@ class TokenSet:
         return self.refresh_token is not None and now < self.refresh_expires_at
 
 
+def loop_time() -> float:
+    """The running event loop's clock (monotonic; virtual in tests that move it)."""
+    return asyncio.get_running_loop().time()
+
+
 def keycloak_error(body: Any) -> str:
     """Keycloak's error code and description (they carry no secret), e.g. `invalid_grant:
     Invalid user credentials`."""
@@ -98,12 +102,14 @@ class CredentialsCache:
         self,
         http: aiohttp.ClientSession,
         settings: Settings,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._http = http
         self._settings = settings
         self._proxy = proxy_for(settings.auth_url)
-        self._clock = clock
+        self._clock = clock or loop_time
+        """Token lifetimes are measured on this clock: the event loop's, like every other
+        wait of the bridge (a test moves it)."""
         self._tokens: TokenSet | None = None
         self._renewal: asyncio.Task[TokenSet] | None = None
         # The longest step is at most half of reconnect_deadline: utterances keep trying that

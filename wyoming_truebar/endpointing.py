@@ -84,6 +84,10 @@ class Ending(StrEnum):
     """The client: audio-stop (its own VAD, or the end of a recording)."""
 
 
+BRIDGE_ENDINGS = frozenset((Ending.SILENCE_AND_TEXT, Ending.TRUEBAR_FINAL))
+"""The endings the bridge decides (the long silence ends whatever the text says)."""
+
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -162,6 +166,21 @@ def first_word(text: str) -> str:
 def word_count(text: str) -> int:
     """How many words the text has (punctuation ignored)."""
     return len(_WORD.findall(text))
+
+
+def restore_lost_words(final: str, interim: str) -> str | None:
+    """Truebar's final with the words it dropped at its end, when its words are a strict
+    prefix of the interim's (compared lower-cased, punctuation ignored): the final's own
+    text, then the interim's missing words, before the final's closing punctuation. None
+    when the final is not such a prefix (it has every word, or other words)."""
+    said = [w.lower() for w in _WORD.findall(final)]
+    heard = _WORD.findall(interim)
+    if len(said) >= len(heard) or [w.lower() for w in heard[: len(said)]] != said:
+        return None
+    body = final.rstrip()
+    closing = body[len(body.rstrip(".!?…")) :]
+    body = body[: len(body) - len(closing)]
+    return " ".join([body, *heard[len(said) :]]).strip() + closing
 
 
 @dataclass(frozen=True, slots=True)

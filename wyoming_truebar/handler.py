@@ -17,7 +17,14 @@ from wyoming.event import Event
 
 from .audio import AudioConverter
 from .context import BridgeContext
-from .endpointing import DEFAULT_LAG_MS, Endpointer, earshot_vad
+from .endpointing import (
+    BRIDGE_ENDINGS,
+    DEFAULT_LAG_MS,
+    Endpointer,
+    earshot_vad,
+    restore_lost_words,
+    word_count,
+)
 from .errors import (
     BridgeError,
     BusyError,
@@ -325,11 +332,21 @@ class BridgeHandler:
         return utt.delivered
 
     def _answer(self, text: str) -> None:
-        """Write the transcript (streaming clients: the rest of the stream, then it)."""
+        """Write the transcript (streaming clients: the rest of the stream, then it). When
+        the bridge ended the command on an interim whose words cover the speech, and Truebar's
+        final then dropped some of them at its end, the interim's words are answered: the
+        evidence the command was ended on (a client's own end leaves the final as it is)."""
         utt = self._utterance
         if utt is None or utt.answered:
             return
         utt.answered = asyncio.get_running_loop().time()
+        heard = utt.endpointer
+        if heard is not None and utt.ending in BRIDGE_ENDINGS:
+            restored = restore_lost_words(text, heard.covering_text)
+            if restored is not None:
+                utt.restored = word_count(restored) - word_count(text)
+                text = restored
+        utt.text = text
         if utt.stream is not None:
             utt.delivered = utt.stream.finish(text)
         else:
@@ -346,4 +363,4 @@ class BridgeHandler:
         """Wait for the transcript, answer, count and log the utterance."""
         text = await utt.session.finish()
         self._answer(text)  # if FINISHED did not already answer (it always should)
-        report(self._ctx, self.label, utt, text)
+        report(self._ctx, self.label, utt, utt.text)

@@ -107,8 +107,14 @@ class Metrics:
         )
         self.words_lost = Counter(
             "wyoming_truebar_words_lost_at_finalisation",
-            "Utterances whose final transcript has fewer words than Truebar's last interim "
-            "that covered the speech",
+            "Utterances answered with fewer words than Truebar's last interim that covered "
+            "the speech (the client ended them, so Truebar's final stood)",
+            registry=r,
+        )
+        self.words_restored = Counter(
+            "wyoming_truebar_words_restored",
+            "Utterances the bridge ended whose answer kept the words of the interim they were "
+            "ended on, which Truebar's final had dropped at its end",
             registry=r,
         )
         self.speech_to_transcript = Histogram(

@@ -35,6 +35,14 @@ def report(ctx: BridgeContext, label: str, utt: Utterance, text: str) -> None:
         shown,
     )
     _LOGGER.debug("%s: transcript text: %r", label, text)
+    if utt.restored:
+        ctx.metrics.words_restored.inc()
+        _LOGGER.info(
+            "%s: Truebar's final dropped %d word(s) of the interim the command was ended on; "
+            "answered with them",
+            label,
+            utt.restored,
+        )
     if utt.endpointer is not None:
         _check_words(ctx, label, utt.endpointer, text)
 

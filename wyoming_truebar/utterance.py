@@ -60,6 +60,11 @@ class Utterance:
     """Loop time at which speech ended, as the voice activity detector heard it (else 0)."""
     released: bool = False
     """Its Truebar session is closed and its place among max_sessions given back."""
+    text: str = ""
+    """The transcript answered."""
+    restored: int = 0
+    """Words of the interim that ended the command, answered though Truebar's final dropped
+    them."""
     first_audio: float = 0.0
     """Loop time of the first audio chunk (0 until then): with the audio's length, when the
     audio would have ended had it been spoken live."""
