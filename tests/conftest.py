@@ -59,8 +59,10 @@ def sim_settings(**changes: Any) -> SimSettings:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Sim]:
-    """A simulator with real recognition."""
-    running = await start_sim(sim_settings())
+    """A simulator with real recognition, decoding in a process of its own (shared by the
+    simulators of this test process): a decode never stalls the test's own event loop, where
+    the bridge and the clients run in real time."""
+    running = await start_sim(sim_settings(decoders=1))
     yield running
     await running.runner.cleanup()
 

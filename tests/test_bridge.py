@@ -6,17 +6,18 @@ import asyncio
 import hashlib
 import itertools
 import math
-import time
 
 import aiohttp
 import pytest
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 
-from tests.conftest import Bridge, Sim, start_bridge
+from tests.conftest import Bridge, Sim, sim_settings, start_bridge, start_sim
 from tests.truebar_client import password_grant, stream_pcm
+from tests.virtual_time import on_virtual_time
 from tests.wyoming_client import to_format, transcribe
 from truebar_sim.fixtures import load_fixtures
+from truebar_sim.state import RecognitionMode
 
 FIXTURES = load_fixtures()
 
@@ -147,32 +148,38 @@ async def test_fifty_concurrent_sessions_cost_one_grant(
     assert counters["peak_sessions"] > 1
 
 
-@pytest.mark.timeout(120)
-async def test_short_lived_tokens_for_a_minute(byte_sim: Sim, http: aiohttp.ClientSession) -> None:
+@on_virtual_time
+async def test_short_lived_tokens_for_a_minute() -> None:
+    """A minute of utterances back to back with three-second tokens, on the virtual clock (the
+    bridge's and the simulator's token lifetimes run on the event loop's clock): every token
+    is renewed ahead of expiry, by refresh grants, one grant per lifetime."""
+    byte_sim = await start_sim(sim_settings(mode=RecognitionMode.BYTES))
     byte_sim.state.tokens.access_lifetime = 3
     byte_sim.state.tokens.refresh_lifetime = 30
     running = await start_bridge(byte_sim)
+    loop = asyncio.get_running_loop()
     try:
         pcm = FIXTURES[0].pcm()[:16000]
-        start = time.monotonic()
+        start = loop.time()
         count = 0
-        while time.monotonic() - start < 60:
-            reply = await transcribe(running.port, pcm)
+        while loop.time() - start < 60:
+            reply = await transcribe(running.port, pcm, realtime=True)
             assert reply.text == f"{len(pcm)} bytes"
             count += 1
             await asyncio.sleep(0.05)
-        elapsed = time.monotonic() - start
+        elapsed = loop.time() - start
+        counters = byte_sim.state.counters
     finally:
         await running.close()
-    counters = await byte_sim.counters(http)
-    grants = counters["grants"]
+        await byte_sim.runner.cleanup()
+    grants = counters.grants
     # Tokens are renewed 5 % ahead of expiry, so each is used for 95 % of its life: over the
     # minute that is one grant per lifetime, plus the first, plus the renewal of the last.
     expiries = math.ceil(elapsed / 3)
     assert grants["password"] == 1
     assert grants["refresh_token"] > 0
     assert grants["password"] + grants["refresh_token"] <= expiries + 2
-    assert counters["ws_rejections"] == 0
+    assert counters.ws_rejections == 0
     assert count > 100
 
 
