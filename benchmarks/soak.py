@@ -3,7 +3,7 @@ simulator injects random faults, one at a time; every utterance's outcome is cla
 attributed to the faults active during it; the bridge's memory and open files are sampled.
 
 bash script/soak                  # 30 minutes, 20 satellites: benchmarks/soak-results.md
-python -m benchmarks.soak --seconds 60 --satellites 10 --out DIR   # the test suite's version
+python -m benchmarks.soak --seconds 25 --satellites 10 --out DIR   # the test suite's smoke
 """
 
 from __future__ import annotations

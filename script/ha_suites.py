@@ -405,9 +405,12 @@ def ensure_venv(release: Release, place: Place, env: dict[str, str]) -> Path:
     return inside
 
 
-def run_release(release: Release, pytest_args: list[str], bench: Path | None = None) -> None:
+def run_release(
+    release: Release, pytest_args: list[str], bench: Path | None = None, prepare: bool = False
+) -> None:
     """Type-check and run the suite against one release (with `bench`: the pipeline
-    benchmark instead, its rows written there as JSON)."""
+    benchmark instead, its rows written there as JSON; with `prepare`: only its Python and
+    venv)."""
     place = find_place(release)
     read_only = [TOP]
     if place.root is not None:
@@ -418,6 +421,8 @@ def run_release(release: Release, pytest_args: list[str], bench: Path | None = N
     with mounted(place.root, read_only) if place.root else contextlib.nullcontext():
         env = environment(place, place.venv(release)[0])
         venv = ensure_venv(release, place, env)
+        if prepare:
+            return
         where = f"chroot {place.root.name}" if place.root else place.python
         say(f"Home Assistant {release.name} ({where})")
         version = f"3.{release.minor}"
@@ -454,6 +459,12 @@ def main() -> None:
     parser.add_argument("--release", action="append", choices=names, help="default: all")
     parser.add_argument("--lock", action="store_true", help="only recompile the locks")
     parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only build each release's Python (or chroot) and venv: no type check, no tests "
+        "(script/test runs it in the background while the project's own suite runs)",
+    )
+    parser.add_argument(
         "--bench",
         type=Path,
         metavar="OUT",
@@ -469,7 +480,7 @@ def main() -> None:
     for release in RELEASES:
         if release.name in wanted:
             try:
-                run_release(release, pytest_args, args.bench)
+                run_release(release, pytest_args, args.bench, args.prepare)
             except subprocess.CalledProcessError as err:
                 fail(f"Home Assistant {release.name}: {err.cmd[0]} exited {err.returncode}")
 

@@ -84,6 +84,7 @@ async def test_sigterm_lets_the_utterance_in_flight_finish(sim: Sim) -> None:
     assert code == 0
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 async def test_demo_command_transcribes_the_fixtures() -> None:
     """The README's first command (script/demo runs truebar-demo) works end to end."""

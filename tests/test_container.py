@@ -18,6 +18,8 @@ from tests.conftest import Sim
 from tests.procs import bridge_env, spawn
 from truebar_sim.demo import free_port
 
+pytestmark = pytest.mark.slow  # clean venvs and installs
+
 ROOT = Path(__file__).parent.parent
 
 

@@ -13,6 +13,8 @@ from tests.procs import bridge_process, sim_process
 from tests.wyoming_client import Reply, transcribe
 from truebar_sim.fixtures import load_fixtures
 
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # it loads the machine itself
+
 FIXTURES = load_fixtures()
 ROOMS = 12
 SECONDS = 20.0

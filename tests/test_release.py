@@ -94,6 +94,7 @@ def test_icon_and_logo_are_the_drawn_ones(tmp_path: Path) -> None:
         assert (tmp_path / name).read_bytes() == data, f"regenerate {name}"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_build_twine_check_and_install_into_a_clean_venv(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
@@ -170,6 +171,7 @@ def test_lock_covers_every_runtime_dependency() -> None:
     assert names <= set(lock())
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_every_runtime_dependency_has_an_arm64_wheel(tmp_path: Path) -> None:
     # The image is python:3.11-slim-bookworm (glibc 2.36): pip there takes manylinux wheels up

@@ -15,6 +15,7 @@ PASSWORD = "Pw-s3cret-Zq8x"
 PCM = load_fixtures()[0].pcm()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 async def test_no_secret_in_any_output() -> None:
     replies = []
