@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -39,6 +39,14 @@ HA_CHUNK = 320
 """Home Assistant's assist pipeline cuts audio into 10 ms pieces (assist_pipeline.const)."""
 RESULT_BOUND = 30.0
 """Seconds any Home Assistant call may take here before the test calls it a hang."""
+
+
+T = TypeVar("T")
+
+
+async def gather(jobs: Iterable[Awaitable[T]]) -> list[T]:
+    """Every job at once; their results in order."""
+    return list(await asyncio.gather(*jobs))
 
 
 def ha_metadata(language: str = "en-US") -> stt.SpeechMetadata:
@@ -98,6 +106,17 @@ class Sim:
         async with aiohttp.ClientSession() as http, http.post(self.url + path, json=body) as r:
             r.raise_for_status()
 
+    async def rehearse(self, pcm: bytes) -> int:
+        """Let the simulator decode ahead what live sessions of this audio will ask for (so
+        that many rooms can speak at once without a stream's text waiting for another's
+        decodes); how many decodes it took."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(self.url + "/_sim/rehearse", data=pcm) as resp,
+        ):
+            resp.raise_for_status()
+            return int((await resp.json())["decodes"])
+
     async def faults(self, **faults: Any) -> None:
         """Inject faults (names of the simulator's Faults)."""
         await self.post("/_sim/faults", faults)
@@ -147,8 +166,8 @@ def start_bridge(sim: Sim, *args: str, **env: str) -> Proc:
 
 @pytest.fixture(scope="session")
 def sim() -> Iterator[Sim]:
-    """One recognising simulator for the session."""
-    running = start_sim()
+    """One recognising simulator for the session, with a decoder process per core."""
+    running = start_sim("--decoders", "2")
     yield running
     running.proc.stop_now()
 

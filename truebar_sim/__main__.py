@@ -20,7 +20,8 @@ endpoints (on http://HOST:PORT):
   POST {TOKEN_PATH}   (also under /auth) token endpoint
   GET  /api/info, GET /api/pipelines/stages (bearer), WS /api/pipelines/stream (bearer)
   GET  /_sim/counters, GET|POST /_sim/faults, GET|POST /_sim/conventions,
-  POST /_sim/reset, GET /_sim/tokens  (control)
+  POST /_sim/reset, GET /_sim/tokens, POST /_sim/rehearse (audio body: decode what live
+  sessions of it will ask for, ahead of them)  (control)
 
 The control endpoint takes the same faults as the flags, as JSON, e.g.
   curl -X POST -d '{{"unauthorized_upgrades": 1}}' http://127.0.0.1:8780/_sim/faults

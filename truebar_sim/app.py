@@ -12,7 +12,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from .auth import ONLINE_ROLE, GrantError, TokenStore, bearer_token
 from .conventions import PRESETS, Conventions
-from .recognizer import DecoderPool, SharedDecoder, decoder_pool, shared_decoder
+from .recognizer import DecoderPool, SharedDecoder, decoder_pool, rehearse, shared_decoder
 from .script import Script
 from .stages import STAGES
 from .state import Counters, Faults, RecognitionMode, SimSettings
@@ -198,6 +198,18 @@ async def set_conventions(request: web.Request) -> web.Response:
     return web.json_response(asdict(conventions))
 
 
+async def rehearse_audio(request: web.Request) -> web.Response:
+    """Control: decode what live sessions of this audio (the body, 16 kHz mono s16le) will
+    ask for, ahead of them (`recognizer.rehearse`)."""
+    state = request.app[STATE_KEY]
+    if state.settings.mode is not RecognitionMode.SPHINX:
+        return web.json_response({"decodes": 0})
+    pcm = await request.read()
+    pause = state.conventions.final_pause_ms
+    decodes = await rehearse(state.decoder, pcm[: len(pcm) - len(pcm) % 2], state.pool, pause)
+    return web.json_response({"decodes": decodes})
+
+
 async def issued_tokens(request: web.Request) -> web.Response:
     """Control: every token issued so far (for the secrets-never-logged test)."""
     return web.json_response(request.app[STATE_KEY].tokens.issued)
@@ -224,7 +236,7 @@ class AccessLogger(AbstractAccessLogger):
 
 def build_app(settings: SimSettings, faults: Faults | None = None) -> web.Application:
     """Return the simulator's aiohttp application."""
-    app = web.Application()
+    app = web.Application(client_max_size=64 << 20)
     state = SimState(settings, faults or Faults())
     app[STATE_KEY] = state
     for prefix in ("", "/auth"):
@@ -241,6 +253,7 @@ def build_app(settings: SimSettings, faults: Faults | None = None) -> web.Applic
     app.router.add_get("/_sim/conventions", get_conventions)
     app.router.add_post("/_sim/conventions", set_conventions)
     app.router.add_get("/_sim/tokens", issued_tokens)
+    app.router.add_post("/_sim/rehearse", rehearse_audio)
 
     async def warm(app: web.Application) -> None:
         if settings.mode is RecognitionMode.SPHINX:
