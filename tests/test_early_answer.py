@@ -35,8 +35,17 @@ async def both_ways(sim: Sim, pcms: list[bytes], **watch: Any) -> tuple[list[Any
     return results[0], results[1]
 
 
-async def test_every_fixture_is_answered_before_audio_stop_with_the_same_text(sim: Sim) -> None:
-    off, on = await both_ways(sim, [f.pcm() + TRAILING for f in FIXTURES])
+@on_virtual_time
+async def test_every_fixture_is_answered_before_audio_stop_with_the_same_text() -> None:
+    """Fourteen live streams at once, on the virtual clock: in real time in one process,
+    under the load of the tests beside it, the bridge's own loop fell behind its clients and
+    a command was answered after audio-stop (tests/test_conventions.py holds every fixture
+    under every convention on the virtual clock, and a sample in real time over processes)."""
+    sim = await start_sim(sim_settings())
+    try:
+        off, on = await both_ways(sim, [f.pcm() + TRAILING for f in FIXTURES])
+    finally:
+        await sim.runner.cleanup()
     for fixture, plain, early in zip(FIXTURES, off, on, strict=True):
         assert early.text == plain.text, fixture.text
         assert early.answered_at is not None
