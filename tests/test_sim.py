@@ -14,7 +14,12 @@ from tests.conftest import Sim, sim_settings, start_sim
 from tests.truebar_client import TOKEN_PATH, kind, password_grant, stream_pcm
 from tests.virtual_time import on_virtual_time
 from truebar_sim.fixtures import default_phrases, load_fixtures
-from truebar_sim.recognizer import SphinxRecognizer, build_grammar, shared_decoder
+from truebar_sim.recognizer import (
+    SphinxRecognizer,
+    build_grammar,
+    recorded_decodes,
+    shared_decoder,
+)
 from truebar_sim.words import text_of
 
 FIXTURES = load_fixtures()
@@ -399,3 +404,12 @@ async def test_the_quiet_tail_of_a_whole_command_is_not_decoded_as_speech() -> N
             finals.append(text_of(words))
     finals.append(text_of(await recognizer.finish()))
     assert finals == ["open the garage door", ""]
+
+
+def test_the_recorded_decodes_were_made_with_the_bundled_phrases() -> None:
+    """A changed fixture or phrase list makes the record stale (it is then not used, and every
+    test process decodes for itself): run script/record_decodes.py."""
+    decoder = shared_decoder(tuple(default_phrases()))
+    assert recorded_decodes(decoder.grammar_digest), (
+        "run: .venv/bin/python script/record_decodes.py"
+    )

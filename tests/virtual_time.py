@@ -4,16 +4,17 @@ The loop's clock (`loop.time()`, which asyncio's timers, `asyncio.sleep`, `async
 aiohttp's timeouts, the bridge and the simulator all read) stands still while anything is
 ready to run, and jumps to the next timer when nothing is: ten seconds of real-time speech
 take the CPU they cost and no more. Sockets stay real: a loopback write in this process is
-readable at once, so before the clock jumps the loop looks for ready sockets once more,
-after a moment of real time for the kernel to deliver what is in flight.
+readable when `send` returns (Linux delivers it in the sender's own context), so the loop
+looks for ready sockets once more before the clock jumps.
 
 What it proves and what it cannot: the bridge and the simulator see exactly the timing a live
 stream has (10 ms chunks at their times, the simulator's network delays, the answer budget),
 but work costs no time, so the simulator's decoder is infinitely fast. What only real time
 shows (a decoder that lags, a loaded machine) stays with the real-time tests.
 
-Only for code that does not wait on threads or other processes: a thread's result would
-arrive after the clock had moved on without it.
+Work handed to threads (`run_in_executor`, `asyncio.to_thread`) takes no virtual time either:
+while a job is out, the clock waits for it for real. Not for code that waits on other
+processes: their answers would come after the clock had moved on without them.
 """
 
 from __future__ import annotations
@@ -29,9 +30,8 @@ from typing import Any, ParamSpec, TypeVar
 T = TypeVar("T")
 P = ParamSpec("P")
 
-IN_FLIGHT_SECONDS = 0.0002
-"""Real time granted to the kernel before the clock jumps: a loopback write is normally
-readable when `send` returns, this covers a softirq deferred to another CPU."""
+THREAD_SECONDS = 0.05
+"""How long one look for a thread's result may wait for real (the loop looks again)."""
 
 
 class _JumpingSelector(selectors.DefaultSelector):
@@ -42,15 +42,13 @@ class _JumpingSelector(selectors.DefaultSelector):
         self._clock = clock
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        """Ready sockets now; if none, the clock moves to the next timer (`timeout`)."""
+        """Ready sockets now; if none, the clock moves to the next timer (`timeout`), unless a
+        thread's work is still out (it takes no virtual time: wait for it for real)."""
         ready = super().select(0)
         if ready or timeout == 0:
             return ready
-        ready = super().select(IN_FLIGHT_SECONDS)
-        if ready:
-            return ready
-        if timeout is None:  # no timer at all: only a socket can wake the loop
-            return super().select(None)
+        if timeout is None or self._clock.threads:  # only a socket or a thread can wake it
+            return super().select(None if timeout is None else THREAD_SECONDS)
         self._clock.now += timeout
         return []
 
@@ -61,10 +59,12 @@ time of 0 for "not yet")."""
 
 
 class VirtualClock:
-    """The virtual time of one loop (seconds)."""
+    """The virtual time of one loop (seconds), and the work it has out on threads."""
 
     def __init__(self) -> None:
         self.now = START
+        self.threads = 0
+        """Executor jobs not done yet."""
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -77,6 +77,19 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         """The virtual clock."""
         return self.clock.now
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        """As asyncio's, with the job counted until done: the clock waits for it."""
+        future = super().run_in_executor(executor, func, *args)
+        self.clock.threads += 1
+
+        def done(_: asyncio.Future[T]) -> None:
+            self.clock.threads -= 1
+
+        future.add_done_callback(done)
+        return future
 
 
 def run_virtual(main: Callable[[], Coroutine[Any, Any, T]]) -> tuple[T, float]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import atexit
 import functools
+import gzip
 import hashlib
+import json
 import multiprocessing
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -124,10 +127,24 @@ class SharedDecoder:
     _decoder: Any = None
     _decoded: OrderedDict[bytes, tuple[Word, ...]] = field(default_factory=OrderedDict)
     """Words (times from the audio's start) by the digest of the audio decoded."""
+    _recorded: dict[bytes, tuple[Word, ...]] | None = None
+    """Decodes recorded with the bundled fixtures (RECORDED_DECODES), when they were made
+    with this grammar: looked up before decoding (read at the first decode)."""
     _pending: dict[bytes, asyncio.Future[tuple[Word, ...]]] = field(default_factory=dict)
     """Decodes running in a pool, by the digest of their audio."""
     decodes: int = 0
     """Decodes run (lookups that found the audio are not counted)."""
+    use_record: bool = True
+    """Look up the recorded decodes (False: decode everything, to make the record)."""
+
+    @functools.cached_property
+    def grammar_digest(self) -> str:
+        """What a decode's words depend on besides the audio: the grammar, the cepstral means
+        and the primer."""
+        h = hashlib.sha256(build_grammar(self.phrases).encode())
+        h.update(CMN_START.encode())
+        h.update(hashlib.sha256(primer()).digest())
+        return h.hexdigest()
 
     def get(self) -> Any:
         """Return the decoder, building it on first use (blocking; `warm` does it early)."""
@@ -156,6 +173,11 @@ class SharedDecoder:
         words = self._decoded.get(key)
         if words is not None:
             self._decoded.move_to_end(key)
+            return words
+        if self._recorded is None:
+            self._recorded = recorded_decodes(self.grammar_digest) if self.use_record else {}
+        words = self._recorded.get(key)
+        if words is not None:
             return words
         pending = self._pending.get(key)
         if pending is not None:
@@ -190,6 +212,8 @@ class DecoderPool:
 
     def __init__(self, phrases: tuple[str, ...], workers: int) -> None:
         self.workers = workers
+        self.running = 0
+        """Decodes submitted and not done."""
         self._pool = ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -200,7 +224,18 @@ class DecoderPool:
 
     def submit(self, pcm: bytes) -> asyncio.Future[tuple[Word, ...]]:
         """Decode in one of the processes."""
-        return asyncio.get_running_loop().run_in_executor(self._pool, _decode_in_worker, pcm)
+        future = asyncio.get_running_loop().run_in_executor(self._pool, _decode_in_worker, pcm)
+        self.running += 1
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: asyncio.Future[tuple[Word, ...]]) -> None:
+        self.running -= 1
+
+    @property
+    def busy(self) -> bool:
+        """Every process has a decode (an interim's guess is then not worth one more)."""
+        return self.running >= self.workers
 
     async def warm(self) -> None:
         """Wait until every process has built its decoder."""
@@ -232,6 +267,40 @@ def _ready() -> bool:
 def _decode_in_worker(pcm: bytes) -> tuple[Word, ...]:
     assert _WORKER is not None
     return _WORKER.decode_here(pcm)
+
+
+RECORDED_DECODES = Path(__file__).parent / "fixtures" / "decodes.json.gz"
+"""The decodes the bundled fixtures' audio asks for, as tests frame it, made once by
+`python script/record_decodes.py` with the bundled phrases: every test process would
+otherwise decode the same audio again (about a minute of CPU for the conventions matrix
+alone). They are used only while the grammar is the one they were made with."""
+
+
+def recorded_decodes(grammar: str) -> dict[bytes, tuple[Word, ...]]:
+    """The recorded decodes made with this grammar (none if it differs, or no record)."""
+    try:
+        with gzip.open(RECORDED_DECODES, "rt", encoding="utf-8") as raw:
+            data = json.load(raw)
+    except (OSError, ValueError):
+        return {}
+    if data.get("grammar") != grammar:
+        return {}
+    return {
+        bytes.fromhex(key): tuple(Word(w, int(start), int(end)) for w, start, end in words)
+        for key, words in data["decodes"].items()
+    }
+
+
+def write_recorded_decodes(decoder: SharedDecoder) -> int:
+    """Write every decode the decoder holds as the record; how many."""
+    decodes = {
+        key.hex(): [[w.text, w.start_ms, w.end_ms] for w in words]
+        for key, words in sorted(decoder._decoded.items())
+    }
+    body = {"grammar": decoder.grammar_digest, "decodes": decodes}
+    raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    RECORDED_DECODES.write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))
+    return len(decodes)
 
 
 DECODES_KEPT = 20000
@@ -274,22 +343,23 @@ class PauseDetector:
     _heard: bool = False
     _silent: int = 0
 
-    def feed(self, pcm: bytes) -> bool:
-        """Return True when this audio completes a pause after speech."""
+    def feed(self, pcm: bytes) -> int | None:
+        """Take audio; if it completes a pause after speech, return how many of its bytes
+        came up to the end of the frame that did (the rest is not taken: feed it again)."""
+        carried = len(self._carry)
         data = self._carry + pcm
         usable = len(data) - len(data) % 320
         self._carry = data[usable:]
-        if not usable:
-            return False
-        paused = False
-        for loud in frame_rms(data[:usable]) >= LOUD_RMS:
+        for index, loud in enumerate(frame_rms(data[:usable]) >= LOUD_RMS):
             if loud:
                 self._heard, self._silent = True, 0
             elif self._heard:
                 self._silent += 1
                 if self._silent >= self.pause_frames:
-                    self._heard, self._silent, paused = False, 0, True
-        return paused
+                    self._heard, self._silent = False, 0
+                    self._carry = b""
+                    return (index + 1) * 320 - carried
+        return None
 
 
 class SphinxRecognizer:
@@ -313,8 +383,11 @@ class SphinxRecognizer:
         lookahead_ms: int = 0,
         *,
         pool: DecoderPool | None = None,
+        patient: bool = False,
     ) -> None:
         self._pool = pool
+        self._patient = patient
+        """An interim's guess waits for a busy pool (a rehearsal), instead of being skipped."""
         self._decoder: SharedDecoder | None = decoder
         """None once closed."""
         self._lookahead_ms = lookahead_ms
@@ -348,8 +421,11 @@ class SphinxRecognizer:
         end = len(self._audio) - len(self._audio) % 320
         if end > self._scanned:
             rms = frame_rms(bytes(self._audio[self._scanned : end]))
-            self._peak = max(self._peak, float(rms.max()))
-            loud = np.nonzero(rms >= max(LOUD_RMS, self._peak / PEAK_RATIO))[0]
+            # Each frame against the loudest before it and itself: the same frames are loud
+            # however the audio was cut into frames (live, flushed at pauses, or all at once).
+            peaks = np.maximum.accumulate(np.maximum(rms, self._peak))
+            self._peak = float(peaks[-1])
+            loud = np.nonzero(rms >= np.maximum(LOUD_RMS, peaks / PEAK_RATIO))[0]
             if len(loud):
                 self._loud_end = self._scanned + (int(loud[-1]) + 1) * 320
                 self._pause_told = False
@@ -367,13 +443,15 @@ class SphinxRecognizer:
         done = self._decoded[0]
         if done == size:
             return self._decoded[1]
+        if partial and done and self._pool is not None and self._pool.busy and not self._patient:
+            self._heard = done  # every decoder is busy: the latest guess stands, as a loaded
+            return self._decoded[1]  # decoder's partials come less often
         if partial and size == len(self._audio):  # speech goes on: decode on the grid
             on_grid = size - size % PARTIAL_STEP_BYTES
-            if on_grid > done:
-                size = on_grid
-            elif done:  # (the first guess comes whenever it is asked for)
+            if on_grid <= done:
                 self._heard = done
                 return self._decoded[1]
+            size = on_grid
         base = self._base_ms
         found = await self._decoder.decode(bytes(self._audio[:size]), self._pool)
         words = [Word(w.text, w.start_ms + base, w.end_ms + base, w.written) for w in found]
@@ -395,13 +473,20 @@ class SphinxRecognizer:
         return new
 
     async def feed(self, pcm: bytes) -> list[Word] | None:
-        """Take the next frame; at a pause, return the segment's final words."""
-        self._audio += pcm
-        self._listen()
-        self._segment_bytes += len(pcm)
-        paused = self._pauses is not None and self._pauses.feed(pcm)
-        forced = self._max_bytes is not None and self._segment_bytes >= self._max_bytes
-        return await self._commit() if paused or forced else None
+        """Take the next frame; at a pause, return the segment's final words. The final is
+        decoded at the frame that completed the pause, wherever the audio's frames were cut
+        (the audio after it, in the same frame, is the next segment's)."""
+        final: list[Word] | None = None
+        while pcm:
+            taken = self._pauses.feed(pcm) if self._pauses is not None else None
+            head, pcm = (pcm, b"") if taken is None else (pcm[:taken], pcm[taken:])
+            self._audio += head
+            self._listen()
+            self._segment_bytes += len(head)
+            forced = self._max_bytes is not None and self._segment_bytes >= self._max_bytes
+            if taken is not None or forced:
+                final = [*(final or []), *await self._commit()]
+        return final
 
     async def partial(self) -> list[Word]:
         """Return the current segment's best guess so far."""
@@ -443,7 +528,7 @@ async def rehearse(
     while many streams speak at once rehearse their audio first, as a real service has
     decoders to spare."""
     before = decoder.decodes
-    recognizer = SphinxRecognizer(decoder, pause_ms, 0, decoder.complete, pool=pool)
+    recognizer = SphinxRecognizer(decoder, pause_ms, 0, decoder.complete, pool=pool, patient=True)
     for offset in range(0, len(pcm) - len(pcm) % 320, 320):
         await recognizer.feed(pcm[offset : offset + 320])
         await recognizer.partial()
