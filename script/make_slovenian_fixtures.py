@@ -50,6 +50,15 @@ FIXTURES: list[tuple[str, str, bool]] = [
     ("prižgi luč v kuhinji", "noise", True),
     ("koliko je ura", "noise", True),
     ("odpri garažna vrata", "noise", True),
+    ("zapri …500 garažna vrata", "verb_pause", False),
+    ("odpri …600 garažna vrata", "verb_pause", False),
+    ("prižgi …450 luč v kuhinji", "verb_pause", False),
+    ("ugasni …550 luč v spalnici", "verb_pause", False),
+    ("zakleni …500 vhodna vrata", "verb_pause", False),
+    ("odkleni …400 vhodna vrata", "verb_pause", False),
+    ("nastavi …500 časovnik za deset minut", "verb_pause", False),
+    ("nastavi …450 temperaturo na dvajset stopinj", "verb_pause", False),
+    ("povej mi šalo …500 o mačkah", "free_form", False),
 ]
 
 
@@ -116,8 +125,10 @@ def main() -> None:
         "word synthesised apart and joined with 70 ms gaps, 16 kHz mono s16le). words: each "
         "word's times in the recording (ms) and, for numbers, how a normalising NLP stage "
         "writes it. kind: command, function_word (a pause after a preposition), noun_phrase (a "
-        "pause after a modifier), noise (steady brown noise throughout). Regenerate with "
-        "script/make_slovenian_fixtures.py."
+        "pause after a modifier), noise (steady brown noise throughout), verb_pause (a pause of "
+        "400-600 ms right after the verb, while the speaker finds the name), free_form (a "
+        "request for a conversation agent that already sounds whole at its pause; no intent). "
+        "Regenerate with script/make_slovenian_fixtures.py."
     )
     write_listing(OUT / "sl.json", comment, listing)
 
