@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import endpointing, ha_pipeline, report, suite
+from . import endpointing, ha_pipeline, report, sentences, suite
 
 HERE = Path(__file__).resolve().parent
 NOTES = [
@@ -133,6 +133,8 @@ async def run_all(
         else {"skipped": "--no-peer"}
     )
     results.update(await speech_sections(sizes, ha))
+    print("benchmark: Home Assistant's sentences", file=sys.stderr)
+    results["sentences"] = await asyncio.to_thread(sentences.run, not ha)
     print("benchmark: profile", file=sys.stderr)
     results["profile"] = (
         await suite.profile(sizes, stacks) if profile else {"skipped": "--no-profile"}
@@ -163,6 +165,12 @@ def main() -> None:
         "'sl or interims_250' (the ids are tests_ha/bench_pipeline.py's RUNS)",
     )
     p.add_argument(
+        "--only-sentences",
+        action="store_true",
+        help="rerun only what Home Assistant's sentences cost (section 12) into the existing "
+        "results.json",
+    )
+    p.add_argument(
         "--only-speech",
         action="store_true",
         help="rerun only the endpointing sections (10, 11) into the existing results.json",
@@ -187,9 +195,12 @@ def main() -> None:
     stacks = out / "profile-stacks.txt"
     command = "bash script/bench" + "".join(f" {a}" for a in sys.argv[1:])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    if args.only_pipeline or args.only_speech or args.only_endpointing_cpu:
+    if args.only_pipeline or args.only_speech or args.only_endpointing_cpu or args.only_sentences:
         results = json.loads((out / "results.json").read_text())
-        if args.only_pipeline:
+        if args.only_sentences:
+            sections = ["12"]
+            results["sentences"] = sentences.run()
+        elif args.only_pipeline:
             sections = ["11"]
             results["ha_pipeline"] = asyncio.run(ha_pipeline.run(args.pipeline_runs))
         elif args.only_speech:

@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from . import endpointing, ha_pipeline
+from . import endpointing, ha_pipeline, sentences
 
 Row = dict[str, Any]
 PEER_ADVANTAGE = 4.0
@@ -295,6 +295,8 @@ def _sections(results: Row) -> list[str]:
         lines += ["", *endpointing.section(results["endpointing"])]
     if "ha_pipeline" in results:
         lines += ["", *ha_pipeline.section(results["ha_pipeline"])]
+    if "sentences" in results:
+        lines += ["", *sentences.section(results["sentences"])]
     return lines
 
 

@@ -189,6 +189,8 @@ ENDPOINTING_NEVER_ENDS = (
     "5000",
     "--endpoint-modifier-silence-ms",
     "5000",
+    "--endpoint-incomplete-silence-ms",
+    "5000",
     "--endpoint-max-silence-ms",
     "6000",
 )

@@ -94,14 +94,20 @@ class Bridge:
     discovery: Any = None
     http_runner: Any = None
     http_port: int = 0
+    sentences: Any = None
+    """The task that loads Home Assistant's sentences (started with the bridge)."""
 
     async def close(self) -> None:
         """Stop the server and its HTTP session."""
+        from wyoming_truebar.__main__ import stop_home  # noqa: PLC0415
+
         await self.server.stop(1.0)
         if self.http_runner is not None:
             await self.http_runner.cleanup()
         if self.discovery is not None:
             await self.discovery.stop()
+        if self.sentences is not None:
+            await stop_home(self.ctx, self.sentences)
         await self.http.close()
 
 
@@ -126,9 +132,12 @@ def bridge_settings(sim: HasUrl | None, **overrides: Any) -> Any:
     return merge({}, {}, values)
 
 
-async def start_bridge(sim: HasUrl | None, **overrides: Any) -> Bridge:
-    """Start the bridge in this process on a real loopback socket."""
-    from wyoming_truebar.__main__ import build_context, build_discovery  # noqa: PLC0415
+async def start_bridge(
+    sim: HasUrl | None, environ: dict[str, str] | None = None, **overrides: Any
+) -> Bridge:
+    """Start the bridge in this process on a real loopback socket (`environ`: what it reads
+    of the environment besides its settings, e.g. the add-on's SUPERVISOR_TOKEN)."""
+    from wyoming_truebar.__main__ import build_context, build_discovery, start_home  # noqa: PLC0415
     from wyoming_truebar.network import new_http_session  # noqa: PLC0415
     from wyoming_truebar.server import BridgeServer  # noqa: PLC0415
 
@@ -141,6 +150,7 @@ async def start_bridge(sim: HasUrl | None, **overrides: Any) -> Bridge:
     await server.start(settings.uri)
     port = int(server.address.rsplit(":", 1)[1]) if server.address.startswith("tcp") else 0
     bridge = Bridge(port, ctx, server, http, discovery)
+    bridge.sentences = start_home(ctx, environ or {})
     if settings.http_port is not None:
         from wyoming_truebar.http_api import start_http  # noqa: PLC0415
 

@@ -6,13 +6,14 @@ exactly as endpointing off gives it.
 Two ways, for what each can prove:
 - **Every fixture under every convention, on a virtual clock** (`tests/virtual_time.py`): the
   simulator, the bridges and the clients run in this process over real loopback sockets, the
-  simulator decoding each audio once for all conventions; ten seconds of speech cost their
-  CPU, not their time. The timing every party sees is a live stream's, with a decoder that is
-  infinitely fast. Being exact, it can also hold the answer's time: under the defaults every
-  command is answered before Home Assistant's own detector would end it.
+  simulator looking its decodes up in the record made once from the fixtures
+  (`script/record_decodes.py`); ten seconds of speech cost their CPU, not their time. The
+  timing every party sees is a live stream's, with a decoder that is infinitely fast. Being
+  exact, it can also hold the answer's time: under the defaults every command is answered
+  before Home Assistant's own detector would end it.
 - **A sample in real time, over real processes**: the defaults and the two harshest
-  conventions, a quarter of the fixtures of each language, the simulator decoding in its own
-  process on its own core as in production (a decoder that lags, a loaded machine).
+  conventions, a quarter of the fixtures of each language, the simulator in its own process
+  as in production (a loaded machine, a network).
 
 Endpointing off's transcripts come from the whole clip sent at full speed through a bridge
 with endpointing off: the simulator's finals depend on the audio alone, not on its pace.
@@ -125,7 +126,6 @@ def differences(
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xdist_group("decodes")  # one worker decodes each audio once for every convention
 @pytest.mark.parametrize(
     "convention",
     [c if c == "default" else pytest.param(c, marks=pytest.mark.slow) for c in sorted(PRESETS)],
@@ -225,34 +225,34 @@ async def test_check_reports_the_conventions_the_simulator_plays(convention: str
     finally:
         await http.close()
         await sim.runner.cleanup()
-    step = verdicts[-1].line()
+    step = verdicts[7].line()
     assert step.startswith("[ ok ] 8. stream conventions: "), step
     for words in CHECK_SAYS[convention]:
         assert re.search(words, step), step
 
 
-@pytest.mark.timeout(120)
+@on_virtual_time
 async def test_only_live_audio_teaches_the_cadence_and_the_text_lag() -> None:
     """A recording sent at full speed gets its text as fast as Truebar decodes it: that pace
     is no speaker's, so the endpointer must not learn it (the round trip and EOS → FINISHED
-    are the service's whatever the client's pace). In real time: on the virtual clock the
-    simulator's text is instant, and the first second of a recording at 4x would teach a lag
-    before its audio runs a second ahead (the session's own test for live audio; issue 38
-    gives the bridge one rule for it)."""
+    are the service's whatever the client's pace). One rule tells live audio from a recording
+    (live.Pace); on the virtual clock, the simulator's text is instant, so a recording's
+    first second would teach a lag were any other rule used (it did: the session had one)."""
     pause = bytes(20000)  # 0.6 s between commands: finals and interims come mid-stream
     recording = b"".join(f.pcm() + pause for f in ENGLISH[:4])
-    async with sim_process() as proc:
-        bridge = await start_bridge(Remote(f"http://127.0.0.1:{proc.port}"), endpointing=True)
-        try:
-            learned = bridge.ctx.conventions
-            reply = await transcribe(bridge.port, recording, realtime=True, speed=4, timeout=30)
-            assert reply.text
-            assert learned.interims >= 2  # interims came, and were not learned from
-            assert (list(learned.interim_gaps), list(learned.text_lags)) == ([], [])
-            assert learned.round_trips and learned.finishes
-            pcm = ENGLISH[0].pcm() + TRAILING[:16000]
-            reply = await transcribe(bridge.port, pcm, realtime=True, samples_per_chunk=160)
-            assert reply.text
-            assert learned.interim_gaps and learned.text_lags
-        finally:
-            await bridge.close()
+    sim = await start_sim(sim_settings())
+    bridge = await start_bridge(sim, endpointing=True)
+    try:
+        learned = bridge.ctx.conventions
+        reply = await transcribe(bridge.port, recording, realtime=True, speed=4, timeout=30)
+        assert reply.text
+        assert learned.interims >= 2  # interims came, and were not learned from
+        assert (list(learned.interim_gaps), list(learned.text_lags)) == ([], [])
+        assert learned.round_trips and learned.finishes
+        pcm = ENGLISH[0].pcm() + TRAILING[:16000]
+        reply = await transcribe(bridge.port, pcm, realtime=True, samples_per_chunk=160)
+        assert reply.text
+        assert learned.interim_gaps and learned.text_lags
+    finally:
+        await bridge.close()
+        await sim.runner.cleanup()

@@ -5,16 +5,19 @@ ends the turn. A recording (audio faster than real time) still gets its whole te
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 import aiohttp
 import pytest
+from wyoming.event import Event
 
 from tests.conftest import Sim, sim_settings, start_bridge, start_sim
 from tests.virtual_time import captured, on_virtual_time
 from tests.wyoming_client import transcribe, watch_utterance
 from truebar_sim.fixtures import load_fixtures, speech_end_seconds
+from wyoming_truebar.wyoming_io import EventParser, encode_event
 
 FIXTURES = load_fixtures()
 TRAILING = bytes(2 * 32000)
@@ -199,3 +202,43 @@ async def test_a_client_may_turn_endpointing_off_per_request(sim: Sim) -> None:
         assert watched.answered_at >= watched.stop_sent_at
     finally:
         await bridge.close()
+
+
+@on_virtual_time
+async def test_an_utterance_answered_early_does_not_hold_a_shutdown() -> None:
+    """After the bridge's early answer the client may keep the connection open with no
+    audio-stop (it reads late, or it went quiet): a graceful stop must not wait for it, nor
+    fail an utterance that was answered (seen: ten seconds of shutdown_grace, then
+    'failed with service_unavailable' for a command answered 10 ms before SIGTERM)."""
+    sim = await start_sim(sim_settings())
+    bridge = await start_bridge(sim, endpointing=True, shutdown_grace=10)
+    handler = logging.getLogger("wyoming_truebar.handler")
+    loop = asyncio.get_running_loop()
+    fixture = FIXTURES[0]
+    reader, writer = await asyncio.open_connection("127.0.0.1", bridge.port)
+    parser = EventParser(1 << 20)
+    fmt = {"rate": 16000, "width": 2, "channels": 1}
+    with captured(handler) as lines:
+        try:
+            writer.write(encode_event(Event("transcribe", {"language": "en"})))
+            writer.write(encode_event(Event("audio-start", fmt)))
+            pcm, answered = fixture.pcm() + TRAILING, False
+            for offset in range(0, len(pcm), 320):
+                chunk = Event("audio-chunk", fmt, pcm[offset : offset + 320])
+                writer.write(encode_event(chunk))
+                await asyncio.sleep(0.01)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0):
+                        data = await reader.read(65536)
+                        answered = any(e.type == "transcript" for e in parser.feed(data))
+                if answered:
+                    break  # ... and the client says nothing more, and stays connected
+            assert answered
+            stopping = loop.time()
+            await bridge.server.stop(bridge.ctx.settings.shutdown_grace)
+            assert loop.time() - stopping < 1.0
+        finally:
+            writer.close()
+            await bridge.close()
+            await sim.runner.cleanup()
+    assert not [line for line in lines if "failed with" in line], lines

@@ -15,6 +15,7 @@ from wyoming_truebar.endpointing import (
     Ending,
     Endpointer,
     EndpointRules,
+    Judge,
     earshot_vad,
     last_word,
     word_list,
@@ -38,11 +39,12 @@ def run(
     text_at: Mapping[int, Text],
     lag_ms: int = 0,
     heard_to: bool = True,
+    judge: Judge | None = None,
 ) -> Endpointer:
     """Feed audio in 10 ms chunks; at chunk index i hand over text_at[i]; stop at a decision.
     Truebar repeats its latest text every 250 ms (as the simulator's interims do), having
     heard the audio up to `lag_ms` before (its endTimeMs; none without `heard_to`)."""
-    endpointer = Endpointer(rules, earshot_vad())
+    endpointer = Endpointer(rules, earshot_vad(), judge)
     endpointer.lag_ms = max(lag_ms, 50)
     spoken_to = speech_end_chunk(pcm) * 10
     latest: tuple[str, bool, int | None] | None = None

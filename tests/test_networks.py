@@ -243,9 +243,13 @@ def test_check_passes_against_a_healthy_simulator(sim_process_url: str) -> None:
     done = run_check(sim_process_url)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
-    assert [line[:6] for line in lines] == ["[ ok ]"] * 8, done.stdout
-    assert "(as said)" in lines[-2]
-    assert lines[-1].startswith("[ ok ] 8. stream conventions: interims every")
+    assert [line[:6] for line in lines] == ["[ ok ]"] * 9, done.stdout
+    assert "(as said)" in lines[-3]
+    assert lines[-2].startswith("[ ok ] 8. stream conventions: interims every")
+    assert lines[-1].startswith("[ ok ] 9. Home Assistant's sentences and names: ")
+    assert "home-assistant-intents 2026." in lines[-1]
+    assert "languages de, en, sl" in lines[-1]
+    assert "names: none (no hass_url)" in lines[-1]
 
 
 def test_check_names_the_setting_to_fix_and_never_the_password(sim_process_url: str) -> None:
@@ -257,7 +261,7 @@ def test_check_names_the_setting_to_fix_and_never_the_password(sim_process_url: 
     assert "invalid_grant" in out
     assert "TRUEBAR_PASSWORD" in out
     assert password not in out
-    assert out.count("[skip]") == 5
+    assert out.count("[skip]") == 6
 
 
 def test_check_tells_a_missing_streaming_role(sim_process_url: str) -> None:

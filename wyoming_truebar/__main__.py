@@ -7,9 +7,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aiohttp
 
@@ -19,9 +20,11 @@ from .check import Verdict, run_check
 from .context import BridgeContext
 from .credentials import CredentialsCache
 from .discovery import Discovery
+from .home_names import HomeAssistantNames, access
 from .http_api import start_http
+from .languages import tag_language
 from .memory import return_free_memory
-from .network import new_http_session, tls_context
+from .network import new_http_session, redact, tls_context
 from .server import BridgeServer
 from .settings import Settings, SettingsError, add_arguments, dumps_public, load_settings
 
@@ -54,6 +57,24 @@ def build_context(settings: Settings, http: aiohttp.ClientSession) -> BridgeCont
     return BridgeContext(settings=settings, http=http, credentials=CredentialsCache(http, settings))
 
 
+def start_home(ctx: BridgeContext, environ: Mapping[str, str]) -> asyncio.Task[None]:
+    """Start reading the home's names from Home Assistant (if the settings or the Supervisor
+    give access), and load the offered languages' sentences in the background."""
+    where = access(ctx.settings, environ)
+    offered = [tag_language(tag) for tag in ctx.languages.tags]
+    if where is not None:
+        ctx.home = HomeAssistantNames(
+            ctx.http, where, ctx.completeness.set_names, ctx.settings.hass_names_refresh
+        )
+        ctx.home.start()
+    _LOGGER.info(
+        "Home Assistant's sentences: %s; names %s",
+        ctx.completeness.describe(offered),
+        f"from {where.source} ({redact(where.url)})" if where else "as wildcards (no hass_url)",
+    )
+    return asyncio.create_task(ctx.completeness.warm(offered), name="load sentences")
+
+
 def build_discovery(ctx: BridgeContext) -> Discovery:
     """Return the background discovery that keeps ctx's offer current."""
     return Discovery(ctx.http, ctx.credentials, ctx.settings, ctx.apply_catalog)
@@ -72,9 +93,11 @@ async def main(settings: Settings) -> None:
         server = BridgeServer(ctx)
         discovery = build_discovery(ctx)
         discovery.start()
+        sentences = start_home(ctx, os.environ)
         if settings.uri.startswith("stdio://"):
             await server.serve_stdio()
             await discovery.stop()
+            await stop_home(ctx, sentences)
             return
         await server.start(settings.uri)
         checking = start_check(settings, http) if settings.startup_check else None
@@ -105,6 +128,17 @@ async def main(settings: Settings) -> None:
         if http_runner is not None:
             await http_runner.cleanup()
         await discovery.stop()
+        await stop_home(ctx, sentences)
+
+
+async def stop_home(ctx: BridgeContext, sentences: asyncio.Task[None]) -> None:
+    """Stop reading the home's names and the sentences' thread."""
+    sentences.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await sentences
+    if ctx.home is not None:
+        await ctx.home.stop()
+    ctx.completeness.close()
 
 
 def start_check(settings: Settings, http: aiohttp.ClientSession) -> asyncio.Task[bool]:

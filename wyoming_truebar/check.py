@@ -9,6 +9,7 @@ import asyncio
 import base64
 import binascii
 import json
+import os
 import time
 import wave
 from collections.abc import Callable
@@ -17,17 +18,24 @@ from importlib import resources
 
 import aiohttp
 
+from .completeness import Completeness
 from .conventions import Conventions
 from .credentials import CredentialsCache
 from .discovery import Catalog, Discovery
 from .errors import AuthError, BridgeError, CertificateError
-from .languages import LanguageMap, nlp_stages, offered_tags
+from .home_names import AccessError, HomeAssistantNames, access
+from .languages import LanguageMap, nlp_stages, offered_tags, tag_language
 from .network import Proxy, proxy_for, redact
 from .protocol import Stage
 from .settings import Settings
 from .truebar import TruebarSession
 
 STREAMING_ROLES = ("PIPELINE_ONLINE_API", "STAGE_ASR")
+HASS_FIX = (
+    "check hass_url (TRUEBAR_HASS_URL: http://HOST:8123) and hass_token (a long-lived access "
+    "token of an administrator, TRUEBAR_HASS_TOKEN or hass_token_file); the add-on needs "
+    "homeassistant_api"
+)
 UTTERANCE = "check.wav"
 """A short English command shipped with the package ("turn on the kitchen light")."""
 UTTERANCE_TEXT = "turn on the kitchen light"
@@ -59,6 +67,7 @@ STEPS = (
     "a WebSocket session configures",
     "a short utterance is transcribed",
     "stream conventions",
+    "Home Assistant's sentences and names",
 )
 CONVENTION_PAUSE = 25600
 """The check says its command twice, 0.8 s apart, then a second of silence, as a microphone
@@ -150,7 +159,8 @@ class Check:
         spoken = [asr, *nlp_stages(self._settings, catalog, choice.language)]
         if not await self._utterance_step(spoken):
             return self._skip_rest()
-        return self._conventions_step()
+        self._conventions_step()
+        return await self._sentences_step(languages.tags)
 
     def _settings_step(self) -> None:
         s = self._settings
@@ -281,6 +291,38 @@ class Check:
         bridge adapts, or falls back to Truebar's final and the long silence)."""
         lines = self.learned.describe(self._settings.endpoint_silence_ms)
         return self._verdict(True, "; ".join(lines))
+
+    async def _sentences_step(self, tags: tuple[str, ...]) -> bool:
+        """The sentence data the endpointer uses, and the home's names: read once from Home
+        Assistant where the bridge has access (a failure there is this step's)."""
+        s = self._settings
+        sentences = Completeness(s.endpoint_sentences).describe(map(tag_language, tags))
+        where = access(s, os.environ)
+        if where is None:
+            return self._verdict(
+                True,
+                f"{sentences}; names: none (no hass_url): names are wildcards, and a command "
+                "that ends in a name waits endpoint_incomplete_silence_ms unless the sentences "
+                "tell it is whole",
+            )
+        reader = HomeAssistantNames(self._http, where, lambda _: None, s.hass_names_refresh)
+        try:
+            names = await reader.read_once()
+        except AccessError as err:
+            return self._verdict(False, f"{sentences}; names: {err}", HASS_FIX)
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as err:
+            return self._verdict(
+                False,
+                f"{sentences}; names: Home Assistant at {redact(where.url)} did not answer "
+                f"({type(err).__name__})",
+                HASS_FIX,
+            )
+        return self._verdict(
+            True,
+            f"{sentences}; names from {where.source} ({redact(where.url)}): "
+            f"{len({n.text for n in names.entities})} names of entities exposed to Assist, "
+            f"{len(names.areas)} areas, {len(names.floors)} floors",
+        )
 
 
 async def run_check(

@@ -82,8 +82,8 @@ class Connection(asyncio.BufferedProtocol):
 
     @property
     def in_flight(self) -> bool:
-        """Whether an utterance is in progress (shutdown lets it finish)."""
-        return self._handler.in_utterance or self._step is not None
+        """Whether an utterance is still to be answered (shutdown lets it finish)."""
+        return self._handler.owes_answer or self._step is not None
 
     # asyncio.BufferedProtocol
 

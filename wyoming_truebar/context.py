@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 import aiohttp
 from wyoming.event import Event
 
+from .completeness import Completeness
 from .conventions import Conventions
 from .credentials import CredentialsCache
 from .discovery import Catalog
+from .home_names import HomeAssistantNames
 from .languages import Choice, LanguageMap, build_info, nlp_stages, offered_tags
 from .metrics import Metrics
 from .network import Proxy, proxy_for
@@ -42,11 +44,24 @@ class BridgeContext:
     """The log has said that Truebar's segments carry no word times (said once)."""
     conventions: Conventions = field(default_factory=Conventions)
     """What the bridge has learned of Truebar's stream conventions (every session adds)."""
+    completeness: Completeness = field(init=False)
+    """Home Assistant's sentences, for the endpointer (with the home's names, if read)."""
+    home: HomeAssistantNames | None = None
+    """Reads the home's names from Home Assistant (None: no access configured)."""
 
     def __post_init__(self) -> None:
         self.ws_proxy = proxy_for(self.settings.stt_ws_url)
         self.apply_catalog(self.catalog)
-        self.metrics = Metrics(self.credentials, lambda: self.active, self.conventions)
+        self.completeness = Completeness(self.settings.endpoint_sentences)
+        self.metrics = Metrics(
+            self.credentials,
+            lambda: self.active,
+            self.conventions,
+            self.completeness,
+            lambda: (
+                None if self.home is None else self.home.failure is None and bool(self.home.reads)
+            ),
+        )
 
     def apply_catalog(self, catalog: Catalog | None) -> None:
         """Offer what a (new) discovery found, or the configured tags if none."""

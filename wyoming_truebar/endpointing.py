@@ -34,6 +34,8 @@ ends on the long silence only.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -69,6 +71,13 @@ DEFAULT_LAG_MS = 300.0
 
 Vad = Callable[[npt.NDArray[np.int16]], float]
 """A voice activity detector: one 16 ms frame of 16 kHz s16 samples → speech probability."""
+
+
+class Verdict(StrEnum):
+    """What Home Assistant's sentences say of a running text (`sentences.Matcher`)."""
+
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"
 
 
 class Ending(StrEnum):
@@ -183,6 +192,11 @@ def restore_lost_words(final: str, interim: str) -> str | None:
     return " ".join([body, *heard[len(said) :]]).strip() + closing
 
 
+Judge = Callable[[str], Verdict | asyncio.Future[Verdict]]
+"""Home Assistant's sentences, asked of a running text: its verdict, or a future one (worked
+out off the event loop; the endpointer takes it when it comes)."""
+
+
 @dataclass(frozen=True, slots=True)
 class EndpointRules:
     """When a command counts as over (milliseconds of audio)."""
@@ -191,6 +205,9 @@ class EndpointRules:
     max_silence_ms: float
     words: frozenset[str] | None
     """Words the text may not end in; None: the language has no list (long silence only)."""
+    incomplete_silence_ms: float = 800.0
+    """With a sentence judge: the silence that ends a command its sentences do not complete
+    (an unfinished command, or free-form speech), or one whose verdict has not come yet."""
     modifiers: frozenset[str] = frozenset()
     """Words after which a pause waits `modifier_silence_ms` (MODIFIER_WORDS)."""
     openers: frozenset[str] = frozenset()
@@ -216,12 +233,22 @@ class EndpointRules:
         return bool(word) and word not in self.words
 
     def wait_ms(self, text: str, after_final: bool) -> float | None:
-        """The silence after which the text may end the command (None: it may not)."""
+        """The silence after which the text may end the command, by the word lists (None:
+        it may not)."""
         if not self.complete(text):
             return None
         wait = self.final_silence_ms if after_final else self.silence_ms
         if last_word(text) in self.modifiers or first_word(text) in self.openers:
             wait = max(wait, self.modifier_silence_ms)
+        return max(wait, self.tail_ms)
+
+    def judged_wait_ms(self, verdict: Verdict | None, after_final: bool) -> float:
+        """The silence after which a text may end the command, by its sentences' verdict
+        (None: not come yet)."""
+        if verdict is Verdict.COMPLETE:
+            wait = self.final_silence_ms if after_final else self.silence_ms
+        else:
+            wait = self.incomplete_silence_ms
         return max(wait, self.tail_ms)
 
 
@@ -249,6 +276,7 @@ class Endpointer:
         "_final_at",
         "_frame",
         "_heard_to",
+        "_judge",
         "_kept_at",
         "_max_silence",
         "_quiet",
@@ -270,9 +298,11 @@ class Endpointer:
         "speech_end_ms",
     )
 
-    def __init__(self, rules: EndpointRules, vad: Vad) -> None:
+    def __init__(self, rules: EndpointRules, vad: Vad, judge: Judge | None = None) -> None:
         self._rules = rules
         self._vad = vad
+        self._judge = judge
+        """Home Assistant's sentences for the utterance's language (None: the word lists)."""
         self.next_at = VAD_FRAME_BYTES
         """The audio's length at which the next whole detector frame is in (the caller's
         per-chunk test: `advance` only once there is a frame to give the detector); the
@@ -360,10 +390,8 @@ class Endpointer:
         text, end = heard.text, heard.end_ms
         kept = text == self._text and end == self._end_ms and end is not None
         if text != self._text:
-            rules = self._rules
             self._text = text
-            self._wait = rules.wait_ms(text, after_final=False)
-            self._wait_final = rules.wait_ms(text, after_final=True)
+            self._weigh(text)
         if heard.final:
             self._final_at = self.now_ms
         if text:
@@ -376,6 +404,32 @@ class Endpointer:
         self._kept_at = self.now_ms if kept and not heard.final else None
         if self._covers():
             self.covering_text = text
+
+    def _weigh(self, text: str) -> None:
+        """The waits the new running text allows (asking its sentences once per text)."""
+        rules, judge = self._rules, self._judge
+        if judge is None or not text:
+            self._wait = rules.wait_ms(text, after_final=False)
+            self._wait_final = rules.wait_ms(text, after_final=True)
+            return
+        verdict = judge(text)
+        if isinstance(verdict, Verdict):
+            self.judged(text, verdict)
+            return
+        self.judged(text, None)
+        verdict.add_done_callback(functools.partial(self._came, text))
+
+    def _came(self, text: str, verdict: asyncio.Future[Verdict]) -> None:
+        if not verdict.cancelled() and verdict.exception() is None:
+            self.judged(text, verdict.result())
+
+    def judged(self, text: str, verdict: Verdict | None) -> None:
+        """Take the sentences' verdict on a text (None: not come yet); one that comes after
+        the text has changed is dropped."""
+        if text == self._text:
+            rules = self._rules
+            self._wait = rules.judged_wait_ms(verdict, after_final=False)
+            self._wait_final = rules.judged_wait_ms(verdict, after_final=True)
 
     def _covers(self) -> bool:
         """Whether the running text covers the speech (the module's evidence model)."""

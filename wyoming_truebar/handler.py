@@ -71,8 +71,14 @@ class BridgeHandler:
 
     @property
     def in_utterance(self) -> bool:
-        """Whether an utterance is in progress (graceful shutdown waits for it)."""
+        """Whether an utterance is in progress."""
         return self._utterance is not None
+
+    @property
+    def owes_answer(self) -> bool:
+        """Whether an utterance in progress has not been answered yet (graceful shutdown waits
+        for it; one the bridge answered early only waits for the client's audio-stop)."""
+        return self._utterance is not None and not self._utterance.answered
 
     @property
     def wall_deadline(self) -> float | None:
@@ -152,6 +158,8 @@ class BridgeHandler:
         self.label = ctx.next_id()
         stream = TranscriptStream(self._write, choice.language) if ctx.settings.streaming else None
         endpointed = self._endpointing_wanted()
+        loop = asyncio.get_running_loop()
+        pace = Pace()
         session = TruebarSession(
             ctx.http,
             ctx.credentials,
@@ -163,21 +171,25 @@ class BridgeHandler:
             on_hopeless=self._fail,
             proxy=ctx.ws_proxy,
             learned=ctx.conventions,
+            live=lambda: pace.live(loop.time(), pace.audio_seconds),
         )
         ctx.active += 1
-        now = asyncio.get_running_loop().time()
+        now = loop.time()
         utt = Utterance(
             session,
             choice,
             now,
+            pace,
             stream=stream,
             wall_deadline=now + ctx.settings.max_utterance_seconds + WALL_SLACK,
         )
         self._utterance = utt
         if endpointed:
-            utt.endpointer = Endpointer(rules_for(ctx.settings, choice.language), earshot_vad())
+            names = self._request.transcript_names if self._request is not None else None
+            judge = ctx.completeness.judge_for(choice.language, names or ())
+            rules = rules_for(ctx.settings, choice.language)
+            utt.endpointer = Endpointer(rules, earshot_vad(), judge)
             utt.endpointer.lag_ms = ctx.conventions.lag_ms(DEFAULT_LAG_MS)
-            utt.pace = Pace()
             session.on_text = utt.endpointer.text
         session.start()
         _LOGGER.debug("%s: utterance started (%s)", self.label, choice.tag)
@@ -217,8 +229,7 @@ class BridgeHandler:
         )
         seconds = self._ctx.settings.max_utterance_seconds
         utt.max_input_bytes = utt.input_bytes + int(seconds * utt.converter.input_bytes_per_second)
-        if utt.pace is not None:
-            utt.pace.bytes_per_mark = int(PACE_MARK * utt.converter.input_bytes_per_second)
+        utt.pace.bytes_per_mark = int(PACE_MARK * utt.converter.input_bytes_per_second)
 
     def _audio_chunk(self, event: Event) -> None:
         """The hot path: 100 times a second per Home Assistant stream."""
@@ -245,6 +256,8 @@ class BridgeHandler:
             )
         session = utt.session
         session.send(utt.converter.convert(payload))
+        if utt.pace.due(utt.input_bytes):  # the one rule for live audio (live.Pace)
+            utt.pace.add(asyncio.get_running_loop().time(), utt.audio_seconds(), utt.input_bytes)
         endpointer = utt.endpointer
         if endpointer is not None and len(session.audio) >= endpointer.next_at:
             self._endpoint(utt, endpointer)  # a whole detector frame is in (16 ms of audio)
@@ -255,22 +268,13 @@ class BridgeHandler:
         if endpointer.paused:  # the speaker paused: Truebar gets the last words now
             endpointer.paused = False
             utt.session.flush()
-        if ended is None:
-            pace = utt.pace
-            assert pace is not None
-            if pace.due(utt.input_bytes):
-                now = asyncio.get_running_loop().time()
-                pace.add(now, utt.audio_seconds(), utt.input_bytes)
-        else:
+        if ended is not None:
             self._maybe_end(utt, endpointer)
 
     def _maybe_end(self, utt: Utterance, endpointer: Endpointer) -> None:
         """The endpointer says the command is over: end it now if the audio is live."""
-        assert utt.pace is not None
         now = asyncio.get_running_loop().time()
         if not utt.pace.live(now, utt.audio_seconds()):
-            if utt.pace.due(utt.input_bytes):
-                utt.pace.add(now, utt.audio_seconds(), utt.input_bytes)
             return  # a recording (or a burst): its whole text comes at audio-stop
         assert endpointer.decision is not None
         utt.ending = endpointer.decision
@@ -319,7 +323,7 @@ class BridgeHandler:
         if utt.stopped:
             return self._after_early(utt)
         self._stop_audio(utt)
-        if utt.pace is not None and utt.pace.live(utt.stopped, utt.audio_seconds()):
+        if utt.endpointer is not None and utt.pace.live(utt.stopped, utt.audio_seconds()):
             utt.speech_ended = speech_end(utt, utt.stopped)
         return self._finish(utt)
 

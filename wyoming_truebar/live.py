@@ -42,6 +42,8 @@ class Pace:
     """PACE_MARK of the client's audio in its own format (the caller sets it)."""
     marks: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=8))
     next_bytes: int = 0
+    audio_seconds: float = 0.0
+    """Seconds of audio at the latest mark."""
 
     def due(self, received: int) -> bool:
         """Whether the audio received calls for a mark (the per-chunk cost: one comparison)."""
@@ -51,6 +53,7 @@ class Pace:
         """Note the audio received by now."""
         self.marks.append((now, audio_seconds))
         self.next_bytes = received + self.bytes_per_mark
+        self.audio_seconds = audio_seconds
 
     def live(self, now: float, audio_seconds: float) -> bool:
         """Whether the audio has come in real time lately."""
@@ -92,4 +95,5 @@ def rules_for(settings: Settings, language: str) -> EndpointRules:
         openers=word_list(language, {}, QUESTION_OPENERS) or frozenset(),
         modifier_silence_ms=s.endpoint_modifier_silence_ms,
         tail_ms=s.endpoint_tail_ms,
+        incomplete_silence_ms=s.endpoint_incomplete_silence_ms,
     )

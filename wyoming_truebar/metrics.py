@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from .completeness import Completeness
     from .conventions import Conventions
     from .credentials import CredentialsCache
 
@@ -72,6 +73,42 @@ class _ConventionsCollector(Collector):
         yield family
 
 
+class _SentencesCollector(Collector):
+    """Home Assistant's sentences and the home's names, as the bridge uses them."""
+
+    def __init__(self, completeness: Completeness, reachable: Callable[[], bool | None]) -> None:
+        self._completeness = completeness
+        self._reachable = reachable
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the checks made and the names known."""
+        c = self._completeness
+        yield CounterMetricFamily(
+            "wyoming_truebar_sentence_checks",
+            "Running texts judged against Home Assistant's sentences (each text once)",
+            value=c.checks,
+        )
+        names = GaugeMetricFamily(
+            "wyoming_truebar_home_names",
+            "Names read from Home Assistant, by kind (0: none, the sentences take wildcards)",
+            labels=["kind"],
+        )
+        for kind, found in (
+            ("entities", {n.text for n in c.names.entities}),
+            ("areas", c.names.areas),
+            ("floors", c.names.floors),
+        ):
+            names.add_metric([kind], len(found))
+        yield names
+        reachable = self._reachable()
+        if reachable is not None:
+            yield GaugeMetricFamily(
+                "wyoming_truebar_home_assistant_reachable",
+                "1 while the latest read of Home Assistant's names succeeded",
+                value=1 if reachable else 0,
+            )
+
+
 class Metrics:
     """Counters, gauges and histograms the handler and sessions update."""
 
@@ -80,6 +117,8 @@ class Metrics:
         credentials: CredentialsCache,
         in_flight: Callable[[], float],
         conventions: Conventions | None = None,
+        completeness: Completeness | None = None,
+        reachable: Callable[[], bool | None] = lambda: None,
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -151,6 +190,8 @@ class Metrics:
         )
         in_flight_gauge.set_function(in_flight)
         r.register(_GrantCollector(credentials))
+        if completeness is not None:
+            r.register(_SentencesCollector(completeness, reachable))
         if conventions is not None:
             r.register(_ConventionsCollector(conventions))
 

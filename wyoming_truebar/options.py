@@ -318,6 +318,54 @@ OPTIONS: tuple[Option, ...] = (
         "Slovenian dnevni, spalni, sprednja, zadnja)",
     ),
     Option(
+        "endpoint_sentences",
+        True,
+        _BOOL,
+        "decide whether a paused command is complete by Home Assistant's own sentences "
+        "(home-assistant-intents, matched with hassil as Home Assistant does) and the home's "
+        "names (hass_url): a complete command ends after endpoint_silence_ms, anything else "
+        "after endpoint_incomplete_silence_ms; off, or for a language without sentence data, "
+        "the word lists (endpoint_words, endpoint_modifier_words) decide",
+    ),
+    Option(
+        "endpoint_incomplete_silence_ms",
+        800,
+        vol.All(vol.Coerce(int), vol.Range(min=100, max=5000)),
+        'milliseconds of silence that end a command its sentences do not complete ("open …", '
+        '"set a timer for five …", free-form speech for a conversation agent): at least Home '
+        "Assistant's own finished-speaking silence (700), so that a pause of up to 600 ms inside "
+        "a request is not cut; between endpoint_silence_ms and endpoint_max_silence_ms",
+    ),
+    Option(
+        "hass_url",
+        None,
+        vol.Any(None, rule.url(("http", "https", "ws", "wss"))),
+        "Home Assistant's URL (http://HOST:8123), from which the bridge reads the names of the "
+        "entities exposed to Assist, the areas and the floors (with hass_token); the add-on "
+        "needs neither (it asks through the Supervisor)",
+    ),
+    Option(
+        "hass_token",
+        None,
+        _OPT_STR,
+        "a long-lived access token of a Home Assistant user (admin), for hass_url (env or "
+        "config file only)",
+        flag=False,
+    ),
+    Option(
+        "hass_token_file",
+        None,
+        _OPT_STR,
+        "file holding the Home Assistant access token (container secrets)",
+    ),
+    Option(
+        "hass_names_refresh",
+        30.0,
+        rule.seconds(5, 3600),
+        "seconds between reads of Home Assistant's names (a registry change is read at once; "
+        "a change of what is exposed to Assist, within this long)",
+    ),
+    Option(
         "endpoint_tail_ms",
         150,
         vol.All(vol.Coerce(int), vol.Range(min=0, max=2000)),

@@ -29,7 +29,7 @@ SCHEMA = vol.Schema({vol.Required(o.name): o.rule for o in OPTIONS})
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Validated settings; the password never shows in a repr."""
+    """Validated settings; the secrets (password, hass_token) never show in a repr."""
 
     uri: str
     username: str
@@ -79,6 +79,12 @@ class Settings:
     endpoint_words: tuple[tuple[str, frozenset[str]], ...]
     endpoint_modifier_silence_ms: int
     endpoint_modifier_words: tuple[tuple[str, frozenset[str]], ...]
+    endpoint_sentences: bool
+    endpoint_incomplete_silence_ms: int
+    hass_url: str | None
+    hass_token: str | None = field(repr=False)
+    hass_token_file: str | None
+    hass_names_refresh: float
     endpoint_tail_ms: int
     requires_external_vad: bool
     prefers_auto_gain_enabled: bool
@@ -151,11 +157,11 @@ def merge(cli: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, Any
         name = str(first.path[0]) if first.path else "?"
         # Never echo the value: it may be a secret.
         raise SettingsError(f"{_describe(name)}: {first.error_message}") from None
-    if values["password_file"]:
-        try:
-            values["password"] = Path(values["password_file"]).read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise SettingsError(f"{_describe('password_file')}: cannot read the file") from err
+    for secret in ("password", "hass_token"):
+        if values[f"{secret}_file"]:
+            values[secret] = _read_secret(f"{secret}_file", values[f"{secret}_file"])
+    if values["hass_url"] and not values["hass_token"]:
+        raise SettingsError(f"{_describe('hass_url')} needs hass_token or hass_token_file")
     for required in ("username", "password"):
         if not values[required]:
             hint = " or password_file" if required == "password" else ""
@@ -173,9 +179,18 @@ def merge(cli: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, Any
     return Settings(**{f.name: values[f.name] for f in fields(Settings)})
 
 
+def _read_secret(name: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise SettingsError(f"{_describe(name)}: cannot read the file") from err
+
+
 ORDERED_WAITS = (
     ("endpoint_silence_ms", "endpoint_modifier_silence_ms"),
     ("endpoint_modifier_silence_ms", "endpoint_max_silence_ms"),
+    ("endpoint_silence_ms", "endpoint_incomplete_silence_ms"),
+    ("endpoint_incomplete_silence_ms", "endpoint_max_silence_ms"),
     ("endpoint_tail_ms", "endpoint_max_silence_ms"),
 )
 """Endpointing waits that must not pass each other: a long silence shorter than the modifier
@@ -216,8 +231,9 @@ def load_settings(
 
 
 def dumps_public(settings: Settings) -> str:
-    """Return the settings as JSON for the debug log, with the password left out."""
-    public = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "password"}
+    """Return the settings as JSON for the debug log, with the secrets left out."""
+    secrets = ("password", "hass_token")
+    public = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name not in secrets}
     return json.dumps(public, default=lambda v: list(v) if isinstance(v, tuple) else str(v))
 
 

@@ -44,11 +44,6 @@ from .settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 
-LIVE_AHEAD_MS = 1000.0
-"""How far a client's audio may run ahead of the wall clock since the session began (a
-satellite's buffered start) and still teach the process Truebar's interim cadence and text
-lag; a recording sent at full speed runs seconds ahead."""
-
 OnFinal = Callable[[str], None]
 """Called with all text committed so far (in this attempt) after each final segment."""
 OnHopeless = Callable[[BridgeError], None]
@@ -77,8 +72,12 @@ class TruebarSession:
         on_hopeless: OnHopeless | None = None,
         proxy: Proxy | None = None,
         learned: Conventions | None = None,
+        live: Callable[[], bool] | None = None,
     ) -> None:
         self._http = http
+        self._live = live
+        """Whether the client's audio comes in real time (the handler's `live.Pace`); None:
+        it does (the set-up check speaks in real time)."""
         self._learned = learned if learned is not None else Conventions()
         """The process's record of Truebar's stream conventions (this session adds to it)."""
         self._sends: list[tuple[int, float]] = []
@@ -426,7 +425,7 @@ class TruebarSession:
         Truebar's decoding, which would teach the live endpointer a lag no speaker sees."""
         now = asyncio.get_running_loop().time()
         learned = self._learned
-        if len(self.audio) / 32 - (now - self._started_at) * 1000 > LIVE_AHEAD_MS:
+        if self._live is not None and not self._live():
             return  # a recording sent faster than real time: its text comes as Truebar catches up
         if heard.final:  # a service may send no interims in the silence after a final
             self._interim_at = None

@@ -36,6 +36,8 @@ class Utterance:
     session: TruebarSession
     choice: Choice
     started: float
+    pace: Pace
+    """Whether the client's audio comes in real time (the one rule for it)."""
     converter: AudioConverter | None = None
     format_data: dict[str, Any] | None = None
     """The data object the current format was read from (parses of repeated chunk data are
@@ -52,7 +54,6 @@ class Utterance:
     """Whether the client was still there to take it."""
     endpointer: Endpointer | None = None
     """Decides when a live command is over (None: endpointing is off for this utterance)."""
-    pace: Pace | None = None
     ending: Ending = Ending.AUDIO_STOP
     early: asyncio.Task[None] | None = None
     """Finishes an utterance the bridge ended itself, while the client may still send audio."""
