@@ -10,22 +10,34 @@ Home Assistant talks to them over loopback exactly as it would in a home.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import aiohttp
 import pytest
 import pytest_socket
+from homeassistant.auth.models import TOKEN_TYPE_LONG_LIVED_ACCESS_TOKEN
 from homeassistant.components import stt
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import area_registry as ar
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import async_mock_service
+from wyoming.event import (  # type: ignore[import-untyped, unused-ignore]
+    Event,
+    async_read_event,
+    async_write_event,
+)
 
 from tests.procs import Proc, bridge_env, command, launch, wait_listening
 from truebar_sim.demo import free_port
@@ -145,11 +157,13 @@ def sockets_allowed() -> Iterator[None]:
 
 
 def start_sim(*args: str) -> Sim:
-    """Start `truebar-sim` (real recognition) from the main venv and wait until it listens."""
+    """Start `truebar-sim` (real recognition) from the main venv and wait until it listens;
+    it decodes on its event loop unless `args` give it decoder processes (it starts sooner)."""
     with sockets_allowed():
         port = free_port()
         env = dict(os.environ)
-        proc = launch([command("truebar-sim"), "--port", str(port), *args], env, port)
+        cmd = [command("truebar-sim"), "--port", str(port), "--decoders", "0", *args]
+        proc = launch(cmd, env, port)
         wait_listening(proc)
     return Sim(proc)
 
@@ -182,7 +196,9 @@ def bridge(sim: Sim) -> Iterator[Proc]:
 
 @pytest.fixture
 def processes() -> Iterator[list[Proc]]:
-    """Processes a test starts for itself; stopped (and their logs kept) at its end."""
+    """Processes a test starts for itself; stopped (and their logs kept) at its end. A test
+    that serves Home Assistant's API (home_api) asks for this after it, so that its bridges
+    stop first: a bridge still connected to the API holds the test server's shutdown (30 s)."""
     started: list[Proc] = []
     yield started
     for proc in started:
@@ -214,6 +230,16 @@ async def set_up_wyoming(hass: HomeAssistant, port: int) -> stt.SpeechToTextEnti
     return entity
 
 
+async def add_wyoming(hass: HomeAssistant, port: int) -> str:
+    """Add a bridge through the Wyoming integration's config flow (again, for a second one);
+    the entity id of its STT entity."""
+    before = {e.entry_id for e in hass.config_entries.async_entries("wyoming")}
+    await set_up_wyoming(hass, port)
+    (entry,) = {e.entry_id for e in hass.config_entries.async_entries("wyoming")} - before
+    found = er.async_entries_for_config_entry(er.async_get(hass), entry)
+    return next(e.entity_id for e in found if e.domain == "stt")
+
+
 async def own_bridge(
     hass: HomeAssistant, sim: Sim, processes: list[Proc], *args: str, **env: str
 ) -> tuple[Proc, stt.SpeechToTextEntity]:
@@ -235,3 +261,122 @@ async def process(
     except TimeoutError:
         pytest.fail("Home Assistant's STT entity hung: no result, no closed connection")
     return result, loop.time() - (mic.ended_at or loop.time())
+
+
+@dataclass(frozen=True)
+class HomeApi:
+    """Home Assistant's own http and websocket_api on a loopback port, and a long-lived access
+    token of an administrator, as a user makes one in their profile."""
+
+    url: str
+    token: str
+    client: Any = field(repr=False, compare=False)
+    """aiohttp's test client of Home Assistant's app (closing it stops the server)."""
+
+    def env(self) -> dict[str, str]:
+        """The bridge's settings for it (the token in the environment, never on a command
+        line)."""
+        return {"TRUEBAR_HASS_URL": self.url, "TRUEBAR_HASS_TOKEN": self.token}
+
+
+@pytest.fixture
+async def home_api(
+    hass: HomeAssistant, hass_admin_user: Any, aiohttp_client: Any, socket_enabled: None
+) -> HomeApi:
+    """Home Assistant's API as its own tests serve it (aiohttp's test server on 127.0.0.1)."""
+    # What every Home Assistant loads: the websocket API, the registries' commands (config),
+    # exposure to assistants (homeassistant).
+    for component in ("websocket_api", "config", "homeassistant"):
+        assert await async_setup_component(hass, component, {})
+    # As Home Assistant's own server start does: components set up later (intent,
+    # conversation) still add their views to the app the server already serves.
+    hass.http.app._router.freeze = lambda: None  # type: ignore[method-assign]
+    client = await aiohttp_client(hass.http.app)
+    refresh = await hass.auth.async_create_refresh_token(
+        hass_admin_user,
+        client_name="wyoming-truebar",
+        token_type=TOKEN_TYPE_LONG_LIVED_ACCESS_TOKEN,
+        access_token_expiration=timedelta(days=365),
+    )
+    token = hass.auth.async_create_access_token(refresh)
+    return HomeApi(f"http://127.0.0.1:{client.server.port}", token, client)
+
+
+ENGLISH_HOME: list[tuple[str, str, str | None, dict[str, Any]]] = [
+    # (entity id, name, area, attributes): what the English commands name
+    ("light.kitchen_light", "kitchen light", "Kitchen", {}),
+    ("light.bedroom_light", "bedroom light", "Bedroom", {}),
+    ("cover.living_room_blinds", "living room blinds", "Living room", {"device_class": "blind"}),
+    ("cover.garage_door", "garage door", None, {"device_class": "garage"}),
+    ("lock.front_door", "front door", None, {}),
+    ("lock.back_door", "back door", None, {}),
+    ("climate.thermostat", "thermostat", "Living room", {}),
+    ("media_player.office_speaker", "office speaker", "Office", {}),
+    ("fan.fan", "fan", "Bedroom", {}),
+    ("vacuum.vacuum_cleaner", "vacuum cleaner", None, {}),
+]
+
+
+async def set_up_english_home(hass: HomeAssistant) -> None:
+    """The English commands' entities, in their areas, exposed to Assist."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    areas = ar.async_get(hass)
+    area_ids: dict[str, str] = {}
+    for name in ("Kitchen", "Bedroom", "Living room", "Office"):
+        found = areas.async_get_area_by_name(name) or areas.async_create(name)
+        area_ids[name] = found.id
+    entities = er.async_get(hass)
+    for entity_id, name, area, attributes in ENGLISH_HOME:
+        domain, object_id = entity_id.split(".")
+        entities.async_get_or_create(domain, "test", object_id, suggested_object_id=object_id)
+        entities.async_update_entity(entity_id, name=name, area_id=area_ids.get(area or ""))
+        hass.states.async_set(entity_id, "off", {"friendly_name": name, **attributes})
+        async_expose_entity(hass, "conversation", entity_id, True)
+    for domain, services in HOME_SERVICES.items():  # the intents' calls, recorded only
+        for service in services:
+            async_mock_service(hass, domain, service)
+
+
+HOME_SERVICES = {
+    "light": ("turn_on", "turn_off"),
+    "fan": ("turn_on", "turn_off"),
+    "cover": ("open_cover", "close_cover"),
+    "lock": ("lock", "unlock"),
+    "climate": ("set_temperature",),
+    "media_player": ("media_play", "media_pause", "media_stop", "play_media", "search_media"),
+    "vacuum": ("start",),
+}
+
+
+async def speak_live(port: int, pcm: bytes, language: str = "en-US") -> str | None:
+    """One utterance straight to the bridge, as a satellite that reads while it speaks: 10 ms
+    pieces in real time, the transcribe event's context asking for endpointing (whatever
+    this venv's wyoming says of itself), the upload ended by the answer; the transcript."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answer: list[str | None] = []
+
+    async def read() -> None:
+        while (event := await async_read_event(reader)) is not None:
+            if event.type == "transcript":
+                answer.append(str(event.data.get("text")))
+                return
+
+    reading = asyncio.create_task(read())
+    try:
+        context = {"endpointing": True}
+        start = {"language": language, "context": context}
+        await async_write_event(Event(type="transcribe", data=start), writer)
+        fmt = {"rate": 16000, "width": 2, "channels": 1}
+        await async_write_event(Event(type="audio-start", data=fmt), writer)
+        async for piece in Microphone(pcm).stream():
+            if reading.done():
+                break
+            await async_write_event(Event(type="audio-chunk", data=fmt, payload=piece), writer)
+        async with asyncio.timeout(RESULT_BOUND):
+            await reading
+    finally:
+        reading.cancel()
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    return answer[0] if answer else None

@@ -32,8 +32,10 @@ from pytest_homeassistant_custom_component.common import async_mock_service
 from tests.procs import Proc
 from tests.truebar_client import password_grant, stream_pcm
 from tests_ha.conftest import (
+    ENGLISH_HOME,
     RESULT_BOUND,
     SAMPLE_BYTES_PER_SECOND,
+    HomeApi,
     Microphone,
     Sim,
     gather,
@@ -41,6 +43,7 @@ from tests_ha.conftest import (
     ha_pieces,
     own_bridge,
     process,
+    set_up_english_home,
     set_up_wyoming,
     start_sim,
 )
@@ -60,7 +63,7 @@ SLACK = 3.0
 """Seconds of scheduling slack on top of a configured bound (shared, noisy machines)."""
 ANSWER_DEADLINE = 3.0
 """The bridge's default answer_deadline."""
-PIPELINES_AT_ONCE = 8
+PIPELINES_AT_ONCE = 10
 """Rooms speaking at once in the endpointing runs, as several satellites of one home may. The
 simulator decodes in processes of its own, and each run's audio is rehearsed first (decoded
 ahead, as a real service has decoders to spare), so no stream's text waits for another's
@@ -69,10 +72,11 @@ stream's text waited for the others' decodes, and Home Assistant's own VAD ended
 first."""
 RACING_AT_ONCE = 4
 """Rooms at once where the run holds that the bridge's answer ends the turn before Home
-Assistant's own VAD (the defaults, on 2026). At eight, Home Assistant's own event loop fell
-behind on this 2-core machine: it handed its VAD the pieces of audio in bursts, and its VAD
-counted 0.7 s of silence before it read an answer the bridge had sent 0.26-0.35 s after the
-end of speech (seen once in 41)."""
+Assistant's own VAD (the plain commands under the defaults, on 2026; they go first, alone,
+their audio rehearsed). At eight, Home Assistant's own event loop fell behind on this 2-core
+machine: it handed its VAD the pieces of audio in bursts, and its VAD counted 0.7 s of
+silence before it read an answer the bridge had sent 0.26-0.35 s after the end of speech
+(seen once in 41)."""
 EARLY_ANSWERS = (MAJOR_VERSION, MINOR_VERSION) >= (2026, 1)
 """Home Assistant 2026 reads while it uploads (a transcript before audio-stop ends the turn); 2025.4
 reads only after audio-stop."""
@@ -108,10 +112,14 @@ async def test_every_fixture_through_the_stt_entity(
 
 
 async def run_pipeline(
-    hass: HomeAssistant, mic: Microphone, language: str = "en-US", device_id: str | None = None
+    hass: HomeAssistant,
+    mic: Microphone,
+    language: str = "en-US",
+    device_id: str | None = None,
+    pipeline_id: str | None = None,
 ) -> list[tuple[float, PipelineEvent]]:
-    """Home Assistant's assist pipeline from STT to intent on a microphone (of a satellite
-    device, if given); its events."""
+    """Home Assistant's assist pipeline (the preferred one, or `pipeline_id`) from STT to
+    intent on a microphone (of a satellite device, if given); its events."""
     events: list[tuple[float, PipelineEvent]] = []
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(RESULT_BOUND):
@@ -122,6 +130,7 @@ async def run_pipeline(
             stt_metadata=ha_metadata(language),
             stt_stream=mic.stream(),
             device_id=device_id,
+            pipeline_id=pipeline_id,
             start_stage=PipelineStage.STT,
             end_stage=PipelineStage.INTENT,
         )
@@ -188,7 +197,7 @@ async def test_token_outage_is_an_error_then_the_next_utterance_succeeds(
     assert (await process(entity, Microphone(pcm)))[0].result is SUCCESS
     await sim.faults(token_endpoint_down=True)
     await asyncio.sleep(lifetime + 0.2)  # the cached access and refresh tokens have expired
-    result, after_stop = await process(entity, Microphone(pcm))
+    result, after_stop = await process(entity, Microphone(pcm[:SAMPLE_BYTES_PER_SECOND]))
     assert result.result is ERROR
     assert after_stop < deadline + SLACK
     assert "failed with service_unavailable" in bridge.output()
@@ -260,6 +269,7 @@ async def endpointed_runs(
     sim: Sim,
     processes: list[Proc],
     spoken: Sequence[Fixture],
+    home: HomeApi,
     convention: str = "default",
 ) -> None:
     """With endpointing on, every fixture comes back through the pipeline as the simulator
@@ -269,9 +279,22 @@ async def endpointed_runs(
     plus the bridge's one-second long silence, for a command in noise, is about HA's own
     end: seen once in a clean-clone run), so there only the words are held; the benchmark
     counts the turns HA's VAD ended. HA 2025.4 (wyoming 1.5.4) reads only after audio-stop,
-    so the bridge does not end its commands early at all."""
+    so the bridge does not end its commands early at all.
+
+    The race is held for the plain commands, four at a time (RACING_AT_ONCE); the other
+    fixtures go after them, ten at a time, their audio not rehearsed (the pause fixtures'
+    latency against Home Assistant's own end is held exactly on the virtual clock by
+    tests/test_conventions.py, and measured in this pipeline by script/bench). A free-form
+    request (for a conversation agent) is no command: the bridge waits the longer silence
+    there, by design close to Home Assistant's.
+
+    The bridge reads the test home's names from Home Assistant's own API, as a user's does
+    (hass_url, a long-lived token): its sentences then know which commands are whole."""
     early = EARLY_ANSWERS and convention == "default"
-    bridge, _ = await own_bridge(hass, sim, processes, TRUEBAR_ENDPOINTING="true")
+    await set_up_english_home(hass)
+    env = {"TRUEBAR_ENDPOINTING": "true", **home.env()}
+    bridge, _ = await own_bridge(hass, sim, processes, **env)
+    await names_read(bridge, entities=len({name for _, name, _, _ in ENGLISH_HOME}))
     pipeline = async_get_pipeline(hass)
     await async_update_pipeline(
         hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
@@ -285,30 +308,47 @@ async def endpointed_runs(
         direct = [r.text for r in await gather(stream_pcm(http, sim.url, token, p) for p in heard)]
     silence = bytes(3 * SAMPLE_BYTES_PER_SECOND)
     mics = [Microphone(bytes(16000) + pcm + silence) for pcm in audio]
-    await gather(sim.rehearse(mic.pcm) for mic in mics)
-    rooms = asyncio.Semaphore(RACING_AT_ONCE if early else PIPELINES_AT_ONCE)
+    racing = [early and f in FIXTURES for f in spoken]
+    await gather(sim.rehearse(mic.pcm) for mic, race in zip(mics, racing, strict=True) if race)
+    runs: dict[int, list[tuple[float, PipelineEvent]]] = {}
+    for race, at_once in ((True, RACING_AT_ONCE), (False, PIPELINES_AT_ONCE)):
+        rooms = asyncio.Semaphore(at_once)
 
-    async def speak(mic: Microphone) -> list[tuple[float, PipelineEvent]]:
-        async with rooms:
-            return await run_pipeline(hass, mic)
+        async def speak(index: int) -> None:
+            async with rooms:  # noqa: B023 - awaited before the loop moves on
+                runs[index] = await run_pipeline(hass, mics[index])
 
-    runs = await gather(speak(mic) for mic in mics)
-    for fixture, expected, events in zip(spoken, direct, runs, strict=True):
+        await gather(speak(i) for i in range(len(mics)) if racing[i] is race)
+        if race:
+            raced = bridge.output()  # the racing commands' own lines
+    for index, (fixture, expected) in enumerate(zip(spoken, direct, strict=True)):
+        events, race = runs[index], racing[index]
         kinds = [event.type for _, event in events]
         assert PipelineEventType.ERROR not in kinds, (fixture.path.name, events)
         stt_end = next(e for _, e in events if e.type is PipelineEventType.STT_END)
         assert stt_end.data == {"stt_output": {"text": expected}}, fixture.path.name
-        if early:  # the bridge's answer ended the turn before HA's own VAD did
+        if race:  # the bridge's answer ended the turn before HA's own VAD did
             assert PipelineEventType.STT_VAD_END not in kinds, fixture.path.name
     log = bridge.output()
     assert log.count(": ok,") == len(spoken)
-    if early:
-        assert "ended by audio_stop" not in log
+    if early:  # the bridge ended every racing command itself
+        assert raced.count(": ok,") == sum(racing)
+        assert "ended by audio_stop" not in raced
     elif not EARLY_ANSWERS:
         assert log.count("ended by audio_stop") == len(spoken)
     assert "fewer than its interim" not in log  # no word lost at finalisation
     assert "WARNING" not in log
     assert "ERROR" not in log
+
+
+async def names_read(bridge: Proc, entities: int) -> None:
+    """Wait (bounded) until the bridge has read the home's names from Home Assistant."""
+    said = f"Home Assistant's names (hass_url): {entities} entities exposed to Assist"
+    for _ in range(100):
+        if said in bridge.output():
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"the bridge did not read the names: {bridge.output()[-2000:]}")
 
 
 CONVENTIONS = ("default", *HARSHEST)
@@ -317,27 +357,34 @@ harshest (provisional last words with 250 ms interims; 120 ms on every message f
 Truebar)."""
 
 
-@pytest.mark.timeout(400)
-@pytest.mark.parametrize("convention", CONVENTIONS)
-async def test_endpointing_answers_every_fixture_in_the_pipeline(
-    hass: HomeAssistant, sim: Sim, processes: list[Proc], convention: str
-) -> None:
-    await sim.post("/_sim/conventions", {"preset": convention})
-    await endpointed_runs(hass, sim, processes, FIXTURES, convention)
+NEW_PAUSES = [f for f in load_pause_fixtures() if f.kind in ("verb_pause", "free_form")]
+"""Pauses of 400-600 ms after the verb, and in free-form requests (issue 37)."""
+ENDPOINTING_FIXTURES: list[Fixture] = [*FIXTURES, *load_pause_fixtures(), *load_real_fixtures()]
+"""The commands; pauses after a function word, noun-phrase pauses up to 450 ms, a misheard
+function word, noise after the command, the default-voice commands whose last words the
+recogniser commits late ("what time is it", "set a timer for five minutes"), pauses of
+400-600 ms after the verb and in free-form requests (issue 37); real recorded voices, clean
+and in steady noise."""
 
 
 @pytest.mark.timeout(400)
 @pytest.mark.parametrize("convention", CONVENTIONS)
-async def test_endpointing_loses_no_word_of_the_pause_fixtures(
-    hass: HomeAssistant, sim: Sim, processes: list[Proc], convention: str
+async def test_endpointing_loses_no_word_in_the_pipeline(
+    hass: HomeAssistant, sim: Sim, home_api: HomeApi, processes: list[Proc], convention: str
 ) -> None:
-    """Pauses after a function word, noun-phrase pauses up to 450 ms, a misheard function
-    word, noise after the command, the default-voice commands whose last words the
-    recogniser commits late ("what time is it", "set a timer for five minutes"), and real
-    recorded voices, clean and in steady noise."""
+    """A sample, for what only real time in Home Assistant's own pipeline proves: under the
+    simulator's defaults the plain commands (their race with Home Assistant's own VAD), the
+    pauses after the verb and in free-form requests, and every other one of the rest; under
+    the two harshest conventions every third fixture. tests/test_conventions.py holds every
+    fixture under every convention on the virtual clock (the answer's time against Home
+    Assistant's own end included), and a sample in real time over processes."""
     await sim.post("/_sim/conventions", {"preset": convention})
-    fixtures = [*load_pause_fixtures(), *load_real_fixtures()]
-    await endpointed_runs(hass, sim, processes, fixtures, convention)
+    others = [f for f in ENDPOINTING_FIXTURES if f not in FIXTURES and f not in NEW_PAUSES]
+    if convention == "default":
+        spoken = [*FIXTURES, *NEW_PAUSES, *others[::2]]
+    else:
+        spoken = ENDPOINTING_FIXTURES[::3]
+    await endpointed_runs(hass, sim, processes, spoken, home_api, convention)
 
 
 async def test_closing_right_after_the_early_answer_is_no_failure(
@@ -383,6 +430,6 @@ async def test_a_token_outage_reaches_home_assistant_within_the_answer_budget(
     assert (await process(entity, Microphone(pcm)))[0].result is SUCCESS
     await sim.faults(token_endpoint_down=True)
     await asyncio.sleep(1.2)  # the cached access and refresh tokens have expired
-    result, after_stop = await process(entity, Microphone(pcm))
+    result, after_stop = await process(entity, Microphone(pcm[:SAMPLE_BYTES_PER_SECOND]))
     assert result.result is ERROR
     assert after_stop <= ANSWER_DEADLINE + 0.5  # (HA's own event loop adds its share)

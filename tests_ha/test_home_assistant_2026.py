@@ -74,7 +74,7 @@ async def test_after_an_early_answer_the_bridge_reads_on_until_the_client_stops(
     (as a client that reads late does): the bridge must keep reading, never close first."""
     bridge, entity = await own_bridge(hass, sim, processes, TRUEBAR_ENDPOINTING="true")
     fixture = FIXTURES[0]
-    mic = Microphone(ha_pieces(fixture.pcm()) + bytes(4 * 32000))
+    mic = Microphone(ha_pieces(fixture.pcm()) + bytes(2 * 32000))
     service = entity.service  # type: ignore[attr-defined]
     async with AsyncTcpClient(service.host, service.port) as client:
         await client.write_event(Transcribe(language="en-US").event())

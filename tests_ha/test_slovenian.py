@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import pytest
 from homeassistant.components.assist_pipeline.pipeline import (
+    KEY_ASSIST_PIPELINE,
     PipelineEventType,
     async_get_pipeline,
     async_update_pipeline,
@@ -34,13 +35,15 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from tests.procs import Proc
 from tests_ha.conftest import (
     SAMPLE_BYTES_PER_SECOND,
+    HomeApi,
     Microphone,
     Sim,
+    add_wyoming,
     gather,
     ha_pieces,
-    own_bridge,
+    start_bridge,
 )
-from tests_ha.test_home_assistant import run_pipeline
+from tests_ha.test_home_assistant import names_read, run_pipeline
 from truebar_sim.fixtures import ScriptedFixture, load_slovenian_fixtures, script_entries
 
 FIXTURES = load_slovenian_fixtures()
@@ -73,6 +76,9 @@ class Intended:
 
     service: str | None
     entity: str | None = None
+    understood: bool = True
+    """False for a free-form request (for a conversation agent): Home Assistant's own agent
+    answers that it did not understand."""
 
 
 INTENDED = {
@@ -95,6 +101,8 @@ INTENDED = {
     "nadaljuj radio": Intended("media_player.media_play", "media_player.radio"),
     "koliko je ura": Intended(None),
     "nastavi časovnik za pet minut": Intended("timer"),
+    "nastavi časovnik za deset minut": Intended("timer"),
+    "povej mi šalo o mačkah": Intended(None, understood=False),
 }
 
 
@@ -138,8 +146,8 @@ async def set_up_home(hass: HomeAssistant) -> tuple[dict[str, list[object]], str
     return calls, device.id
 
 
-AT_ONCE = 6
-"""Commands spoken at once, from six satellites' worth of audio through one pipeline (the
+AT_ONCE = 8
+"""Commands spoken at once through each of the two pipelines (sixteen satellites' worth) (the
 simulator hears the Slovenian fixtures by their scripts, nearly free); each batch's service
 calls are checked together against what its commands intend."""
 APART = ("zaustavi radio", "nadaljuj radio")
@@ -166,12 +174,12 @@ def batches(fixtures: list[ScriptedFixture]) -> list[list[ScriptedFixture]]:
 
 
 async def speak(
-    hass: HomeAssistant, fixture: ScriptedFixture, device_id: str
+    hass: HomeAssistant, fixture: ScriptedFixture, device_id: str, pipeline: str
 ) -> tuple[str | None, dict[str, object]]:
-    """One fixture through the Slovenian pipeline: the transcript and the intent's result."""
+    """One fixture through a Slovenian pipeline: the transcript and the intent's result."""
     silence = bytes(3 * SAMPLE_BYTES_PER_SECOND)
     mic = Microphone(bytes(16000) + ha_pieces(fixture.pcm()) + silence)
-    events = await run_pipeline(hass, mic, language="sl-SI", device_id=device_id)
+    events = await run_pipeline(hass, mic, "sl-SI", device_id, pipeline)
     kinds = [event.type for _, event in events]
     assert PipelineEventType.ERROR not in kinds, (fixture.path.name, events)
     stt_end = next(e for _, e in events if e.type is PipelineEventType.STT_END)
@@ -181,10 +189,17 @@ async def speak(
     return stt_end.data["stt_output"]["text"], intent_end.data["intent_output"]["response"]
 
 
-def intended_calls(batch: list[ScriptedFixture]) -> Counter[tuple[str, str | None]]:
-    """(service, entity) of every call the batch's commands intend."""
+def intended_calls(batch: list[ScriptedFixture], times: int) -> Counter[tuple[str, str | None]]:
+    """(service, entity) of every call the batch's commands intend, each said `times`."""
     return Counter(
-        (i.service, i.entity) for i in (INTENDED[f.text] for f in batch) if i.service is not None
+        {
+            key: count * times
+            for key, count in Counter(
+                (i.service, i.entity)
+                for i in (INTENDED[f.text] for f in batch)
+                if i.service is not None
+            ).items()
+        }
     )
 
 
@@ -209,46 +224,72 @@ async def speak_batch(
     batch: list[ScriptedFixture],
     device_id: str,
     calls: dict[str, list[object]],
-) -> list[str | None]:
-    """A batch at once: each transcript as written, no intent an error, and together the
-    service calls the batch intends, each once on its entity."""
+    pipelines: list[str],
+) -> list[list[str | None]]:
+    """A batch at once through every pipeline: each transcript as written, each intent as
+    intended, and together the service calls the batch intends, each once per pipeline on
+    its entity; the transcripts, by pipeline."""
     before = {name: len(made) for name, made in calls.items()}
     radio = "paused" if any(f.text == "nadaljuj radio" for f in batch) else "playing"
     hass.states.async_set("media_player.radio", radio, dict(ENTITIES[-1][4], friendly_name="Radio"))
-    results = await gather(speak(hass, fixture, device_id) for fixture in batch)
-    for fixture, (text, response) in zip(batch, results, strict=True):
+    said = [(f, p) for p in pipelines for f in batch]
+    results = await gather(speak(hass, fixture, device_id, p) for fixture, p in said)
+    for (fixture, _), (text, response) in zip(said, results, strict=True):
         assert text == fixture.written(), fixture.path.name
-        assert response["response_type"] != "error", (fixture.path.name, response)
-    assert calls_made(calls, before) == intended_calls(batch), [f.text for f in batch]
-    return [text for text, _ in results]
+        understood = response["response_type"] != "error"
+        assert understood == INTENDED[fixture.text].understood, (fixture.path.name, response)
+    expected = intended_calls(batch, len(pipelines))
+    assert calls_made(calls, before) == expected, [f.text for f in batch]
+    texts = [text for text, _ in results]
+    return [texts[i * len(batch) : (i + 1) * len(batch)] for i in range(len(pipelines))]
+
+
+async def slovenian_pipeline(hass: HomeAssistant, stt_engine: str, name: str) -> str:
+    """A Slovenian pipeline (the preferred one, updated, or a copy of it) on an STT engine."""
+    preferred = async_get_pipeline(hass)
+    if name == preferred.name:
+        pipeline = preferred
+    else:
+        data = {**preferred.to_json(), "name": name}
+        data.pop("id")
+        pipeline = await hass.data[KEY_ASSIST_PIPELINE].pipeline_store.async_create_item(data)
+    await async_update_pipeline(
+        hass,
+        pipeline,
+        stt_engine=stt_engine,
+        stt_language="sl-SI",
+        language="sl",
+        conversation_language="sl",
+    )
+    return str(pipeline.id)
 
 
 @pytest.mark.timeout(600)
 async def test_slovenian_commands_reach_the_intended_intents(
-    hass: HomeAssistant, sim: Sim, processes: list[Proc]
+    hass: HomeAssistant, sim: Sim, home_api: HomeApi, processes: list[Proc]
 ) -> None:
+    """Two bridges, endpointing off and on, each through a pipeline of its own, at once. The
+    bridges read the home's Slovenian names from Home Assistant's own API (a long-lived
+    token), as a user's does."""
     await sim.post("/_sim/scripts", script_entries(FIXTURES))
     calls, device_id = await set_up_home(hass)
-    transcripts: dict[bool, list[str | None]] = {}
+    pipelines: list[str] = []
     for endpointing in (False, True):
         env = {"TRUEBAR_ENDPOINTING": str(endpointing).lower(), "TRUEBAR_NLP_TASKS": "NLP_nm"}
-        bridge, _ = await own_bridge(hass, sim, processes, **env)
-        entry = hass.config_entries.async_entries("wyoming")[-1]
-        pipeline = async_get_pipeline(hass)
-        await async_update_pipeline(
-            hass,
-            pipeline,
-            stt_engine="stt.truebar",
-            stt_language="sl-SI",
-            language="sl",
-            conversation_language="sl",
-        )
-        transcripts[endpointing] = []
-        for batch in batches(FIXTURES):
-            transcripts[endpointing] += await speak_batch(hass, batch, device_id, calls)
-        await hass.config_entries.async_remove(entry.entry_id)
+        bridge = start_bridge(sim, **env, **home_api.env())
+        processes.append(bridge)
+        await names_read(bridge, entities=len({name for _, name, *_ in ENTITIES}))
+        engine = await add_wyoming(hass, bridge.port)
+        name = async_get_pipeline(hass).name if not endpointing else "Slovenščina, zgodaj"
+        pipelines.append(await slovenian_pipeline(hass, engine, name))
+    transcripts: list[list[str | None]] = [[], []]
+    for batch in batches(FIXTURES):
+        off, on = await speak_batch(hass, batch, device_id, calls, pipelines)
+        transcripts[0] += off
+        transcripts[1] += on
+    for bridge in processes[-2:]:
         bridge.stop_now()
         log = bridge.output()
         assert log.count(": ok,") == len(FIXTURES)
         assert "WARNING" not in log
-    assert transcripts[True] == transcripts[False]
+    assert transcripts[1] == transcripts[0]
