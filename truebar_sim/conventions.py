@@ -53,7 +53,20 @@ class Conventions:
     spans), as a decoder's partial alignment stretches it, until `settle_ms` of trailing
     silence after it fixes its end."""
     settle_ms: int = 120
+    provisional_trail_ms: int = 0
+    """With provisional_last_word: the stretched last word ends this far before the decoder's
+    position instead of at it, varying by segment between this and 100 ms (a decoder whose
+    partial alignment lags its position a little)."""
     offsets: str = Offsets.ABSOLUTE
+    segment_grid_ms: int = 0
+    """A segment's startTimeMs is stamped on a grid this coarse, at or after its first word's
+    start: the first word then starts up to this much before its segment (0: exact)."""
+    end_times: bool = True
+    """Segments carry endTimeMs (how far the recogniser had heard); False: they do not."""
+    end_at_received: bool = False
+    """An interim's endTimeMs is the audio received, while the decoder lags behind it (its
+    words are those of its latest decode): a segment that claims to have heard more than it
+    has."""
     punctuate: bool = False
     """Punctuate finals whatever the pipeline asks (as if an NLP stage ran); otherwise only
     when CONFIG has an NLP_pc stage."""
@@ -132,6 +145,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "network_120": {**_HARSH, "provisional_last_word": True, "downlink_ms": 120},
     "network_both_ways_80": {**_HARSH, "uplink_ms": 80, "downlink_ms": 80},
     "slow_finish_400": {**_HARSH, "finish_ms": 400},
+    "coarse_segment_start_250": {**_HARSH, "segment_grid_ms": 30},
+    "no_end_times_250": {**_HARSH, "end_times": False},
+    "end_at_received_250": {**_HARSH, "end_at_received": True},
+    "provisional_trailing_250": {
+        **_HARSH,
+        "provisional_last_word": True,
+        "provisional_trail_ms": 40,
+    },
 }
 """Named combinations: the tests and `script/bench` run the bridge under each. "_250"
 presets send interims every 250 ms of audio (a Kaldi online server's traceback period)
@@ -167,8 +188,13 @@ def text_segment(
     words = list(words)
     if words and not final and conventions.provisional_last_word:
         last = words[-1]
+        reach = span.end_ms - _trail(conventions, span)
         if span.end_ms - last.end_ms < conventions.settle_ms:
-            words[-1] = Word(last.text, last.start_ms, max(last.end_ms, span.end_ms))
+            words[-1] = Word(last.text, last.start_ms, max(last.end_ms, reach))
+    grid = conventions.segment_grid_ms
+    if grid and words:  # stamped at or after the first word, on the grid
+        stamped = -(-span.start_ms // grid) * grid
+        span = Span(stamped, max(span.end_ms, stamped))
     tokens = [_token(conventions, word, span, left=False) for word in words]
     if stop and words:
         mode = PunctuationTimes(conventions.punctuation_times)
@@ -177,19 +203,26 @@ def text_segment(
         if mode is PunctuationTimes.UNTIMED:
             del mark["startOffsetMs"], mark["endOffsetMs"]
         tokens.append(mark)
-    segment = {
-        "isFinal": final,
-        "startTimeMs": span.start_ms,
-        "endTimeMs": span.end_ms,
-        "tokens": tokens,
-    }
+    segment: dict[str, Any] = {"isFinal": final, "startTimeMs": span.start_ms}
+    if conventions.end_times:
+        segment["endTimeMs"] = span.end_ms
+    segment["tokens"] = tokens
     return {"type": "TEXT_SEGMENT", "textSegment": segment}
+
+
+def _trail(conventions: Conventions, span: Span) -> int:
+    """How far a provisional last word ends before the decoder's position in this segment:
+    between provisional_trail_ms and 100 ms, varying by segment (0: at the position)."""
+    low = conventions.provisional_trail_ms
+    if not low:
+        return 0
+    return low + (span.end_ms * 7919) % (max(low, 100) - low + 1)
 
 
 def _token(conventions: Conventions, word: Word, span: Span, left: bool) -> dict[str, Any]:
     offsets = Offsets(conventions.offsets)
     base = span.start_ms if offsets is Offsets.RELATIVE else 0
-    start, end = word.start_ms - base, word.end_ms - base
+    start, end = max(0, word.start_ms - base), max(0, word.end_ms - base)
     if offsets is Offsets.PLACEHOLDER:
         start = end = -1
     return {

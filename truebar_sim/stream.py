@@ -331,7 +331,7 @@ class StreamSession:
         ends it."""
         start = min([self._segment_start, *(word.start_ms for word in words[:1])])
         heard = self._received // 32
-        if not final and self._recognizer is not None:
+        if not final and self._recognizer is not None and not self._conventions.end_at_received:
             heard = self._recognizer.heard_ms()
         span = Span(start, max(heard, start))
         punctuate = self._punctuate and (final or self._conventions.punctuation_in_interims)
