@@ -247,12 +247,12 @@ async def test_only_live_audio_teaches_the_cadence_and_the_text_lag() -> None:
         reply = await transcribe(bridge.port, recording, realtime=True, speed=4, timeout=30)
         assert reply.text
         assert learned.interims >= 2  # interims came, and were not learned from
-        assert (list(learned.interim_gaps), list(learned.text_lags)) == ([], [])
-        assert learned.round_trips and learned.finishes
+        assert (list(learned.interim_gaps.samples), list(learned.text_lags.samples)) == ([], [])
+        assert learned.round_trips.samples and learned.finishes.samples
         pcm = ENGLISH[0].pcm() + TRAILING[:16000]
         reply = await transcribe(bridge.port, pcm, realtime=True, samples_per_chunk=160)
         assert reply.text
-        assert learned.interim_gaps and learned.text_lags
+        assert learned.interim_gaps.samples and learned.text_lags.samples
     finally:
         await bridge.close()
         await sim.runner.cleanup()

@@ -54,7 +54,7 @@ def run(
         heard = position - lag_ms
         if end == STRETCHED:
             end = heard
-        endpointer.text(Heard(text, final, end, heard if heard_to else None, final))
+        endpointer.text(Heard(text, final, final, end, heard if heard_to else None, final))
 
     for index, offset in enumerate(range(0, len(pcm), CHUNK)):
         if index in text_at:

@@ -11,7 +11,7 @@ import pytest
 from truebar_sim.conventions import PRESETS, Span, preset, text_segment
 from truebar_sim.words import Word
 from wyoming_truebar.conventions import Conventions
-from wyoming_truebar.heard import Heard, Offsets, Punctuation, RunningText
+from wyoming_truebar.heard import Heard, Observed, Offsets, Punctuation, RunningText
 from wyoming_truebar.protocol import parse_message
 
 WORDS = [Word("turn", 300, 500), Word("on", 500, 650), Word("the", 650, 720)]
@@ -38,7 +38,7 @@ def heard(*raws: str, relative: bool = False) -> Heard:
     said = RunningText(relative=relative)
     result = None
     for raw in raws:
-        result, _, _ = said.add(parse_message(raw))
+        result, _ = said.add(parse_message(raw))
     assert result is not None
     return result
 
@@ -62,8 +62,10 @@ def heard(*raws: str, relative: bool = False) -> Heard:
         (segment([token("five", 100, 400)], start=2000, end=2500), 2400, 2500),
         # a segment whose endTimeMs counts from its start too
         (segment([token("five", 100, 400)], start=2000, end=500), 2400, 2500),
-        # a segment that contradicts its own times is not believed
-        (segment([token("five", 2100, 2400)], start=0, end=1000), None, 1000),
+        # a segment that contradicts its own times is not believed, in either of them
+        (segment([token("five", 2100, 2400)], start=0, end=1000), None, None),
+        # a word a little before its segment's start: a coarse grid, not relative offsets
+        (segment([token("five", 1990, 2400)], start=2010, end=2500), 2400, 2500),
     ],
 )
 def test_a_segments_word_times_on_the_stream(raw: str, end: int | None, heard_to: int) -> None:
@@ -79,22 +81,22 @@ def test_relative_offsets_learned_apply_where_the_segment_cannot_tell() -> None:
 
 def test_the_running_text_joins_committed_text_and_the_interim() -> None:
     final = segment([token("what", 0, 300), token("time", 300, 640)], final=True, end=900)
-    assert heard(final) == Heard("what time", True, 640, 900, True)
+    assert heard(final) == Heard("what time", True, True, 640, 900, True)
     interim = segment([token("is", 700, 800)], start=650, end=1000)
-    assert heard(final, interim) == Heard("what time is", False, 800, 1000, False)
+    assert heard(final, interim) == Heard("what time is", False, False, 800, 1000, False)
     empty = segment([], start=900, end=1100)
-    assert heard(final, empty) == Heard("what time", False, 640, 1100, True)
+    assert heard(final, empty) == Heard("what time", False, False, 640, 1100, True)
     # an interim that repeats the final's words before its own adds only its own
     overlap = segment(
         [token("what", 0, 300), token("time", 300, 640), token("is", 700, 800)], end=1000
     )
-    assert heard(final, overlap) == Heard("what time is", False, 800, 1000, False)
+    assert heard(final, overlap) == Heard("what time is", False, False, 800, 1000, False)
     repeat = segment([token("what", 0, 300), token("time", 300, 640)], end=1000)
-    assert heard(final, repeat) == Heard("what time", False, 640, 1000, True)
+    assert heard(final, repeat) == Heard("what time", False, False, 640, 1000, True)
     # an empty final commits nothing: it says nothing of the speech being over
-    assert heard(segment([], final=True, end=400)) == Heard("", False, None, 400, False)
+    assert heard(segment([], final=True, end=400)) == Heard("", True, False, None, 400, False)
     assert heard(final, segment([], final=True, end=1200)) == Heard(
-        "what time", False, 640, 1200, True
+        "what time", True, False, 640, 1200, True
     )
 
 
@@ -106,18 +108,20 @@ def test_every_simulator_convention_is_placed_back_on_the_stream(name: str) -> N
     span = Span(200, 1400)  # 300 ms of silence heard after "light"
     for final in (False, True):
         message = text_segment(conventions, WORDS, span, final, stop=True)
-        got, observed, _ = RunningText(relative=False).add(parse_message(json.dumps(message)))
+        got, observed = RunningText(relative=False).add(parse_message(json.dumps(message)))
         placeholder = conventions.offsets == "placeholder"
         assert got.end_ms == (None if placeholder else 1100), name
-        assert got.heard_to_ms == 1400
+        assert got.heard_to_ms == (1400 if conventions.end_times else None), name
         assert got.text.rstrip(".") == "turn on the light"
-        assert observed.offsets is (Offsets.RELATIVE if conventions.offsets == "relative" else None)
+        # absolute offsets show where the words' times cannot be relative, never otherwise
+        shown = {"relative": Offsets.RELATIVE, "placeholder": Offsets.PLACEHOLDER}
+        assert observed.offsets in {shown.get(conventions.offsets, Offsets.ABSOLUTE), None}
 
 
 def test_provisional_last_words_stretch_until_silence_is_heard() -> None:
     conventions = preset("provisional_250")
     message = text_segment(conventions, WORDS, Span(0, 1150), False, stop=False)
-    got, _, _ = RunningText().add(parse_message(json.dumps(message)))
+    got, _ = RunningText().add(parse_message(json.dumps(message)))
     assert (got.end_ms, got.heard_to_ms) == (1150, 1150)
 
 
@@ -129,17 +133,72 @@ def test_what_the_bridge_learns_and_says() -> None:
     for index in range(6):
         span = Span(200, 1400 + 250 * index)
         message = text_segment(conventions, WORDS, span, index == 5, stop=True)
-        _, observed, _ = said.add(parse_message(json.dumps(message)))
+        _, observed = said.add(parse_message(json.dumps(message)))
         learned.segment(observed, index == 5)
-        learned.interim_gaps.append(250.0)
-    learned.finishes.append(120.0)
-    learned.text_lags.append(30.0)
-    assert learned.offsets is Offsets.RELATIVE
-    assert learned.punctuation is Punctuation.END
+        learned.interim_gaps.add(250.0)
+    learned.finishes.add(120.0)
+    for lag in (30.0, 30.0, 30.0):
+        learned.text_lags.add(lag)
+    assert learned.offsets.value is Offsets.RELATIVE
+    assert learned.punctuation.value is Punctuation.END
     assert learned.known()
     words = "; ".join(learned.describe(250))
-    assert "interims every 250 ms" in words
-    assert "token times relative to the segment" in words
-    assert "punctuation timed end (in interims too" in words
+    assert "interims every 250 ms (6 gaps" in words
+    assert "token times relative to the segment (6 segments" in words
+    assert "punctuation timed end (in interims too; 6 segments" in words
     assert "expected answer about 0.4 s after the end of speech" in words
-    assert dict(learned.labels())["offsets"] == "relative"
+    assert ("offsets", "relative", 6) in set(learned.labels())
+
+
+def relative_segment(start: int) -> Observed:
+    """What a segment shows whose only word starts 100 ms into it, its time relative."""
+    raw = segment([token("light", 100, 400)], start=start, end=start + 500)
+    return RunningText().add(parse_message(raw))[1]
+
+
+def absolute_segment(start: int) -> Observed:
+    """... and one whose word's time can only be the stream's."""
+    raw = segment([token("light", start + 100, start + 400)], start=start, end=start + 500)
+    return RunningText().add(parse_message(raw))[1]
+
+
+def test_one_odd_segment_changes_no_learned_convention() -> None:
+    learned = Conventions()
+    learned.segment(relative_segment(3000), final=False)  # alone: not adopted
+    assert {n: v for n, v, _ in learned.labels()}["offsets"] == "unknown"
+    for start in range(1000, 5000, 500):
+        learned.segment(absolute_segment(start), final=False)
+    assert (learned.offsets.value, learned.offsets.support) == (Offsets.ABSOLUTE, 8)
+    for start in (6000, 8000):  # odd ones among agreeing ones: nothing changes
+        learned.segment(relative_segment(start), final=False)
+        learned.segment(absolute_segment(start + 500), final=False)
+    assert (learned.offsets.value, learned.offsets.given_up) == (Offsets.ABSOLUTE, 0)
+    # a segment that contradicts its own times shows nothing at all
+    raw = segment([token("five", 2100, 2400)], start=100, end=1000)
+    assert RunningText().add(parse_message(raw))[1] == Observed()
+
+
+def test_a_learned_convention_is_given_up_when_the_stream_contradicts_it() -> None:
+    learned = Conventions()
+    for start in range(1000, 3000, 500):
+        learned.segment(absolute_segment(start), final=False)
+    assert learned.offsets.value is Offsets.ABSOLUTE
+    for start in (4000, 5000):
+        learned.segment(relative_segment(start), final=False)
+    assert learned.offsets.value is Offsets.ABSOLUTE  # two in a row: not yet
+    learned.segment(relative_segment(6000), final=False)
+    assert (learned.offsets.value, learned.offsets.support) == (Offsets.RELATIVE, 3)
+    assert learned.offsets.given_up == 1 and learned.relative
+    assert "offsets: a learned convention given up 1 time(s)" in learned.describe(250)
+    assert ("offsets", 1) in set(learned.given_up())
+
+
+def test_the_text_lag_is_the_default_until_measured_three_times() -> None:
+    learned = Conventions()
+    learned.round_trips.add(3.0)  # a fast round trip says nothing of the text's lag
+    assert learned.lag_ms(300.0) == 300.0
+    learned.text_lags.add(40.0)
+    learned.text_lags.add(60.0)
+    assert learned.lag_ms(300.0) == 300.0
+    learned.text_lags.add(50.0)
+    assert learned.lag_ms(300.0) == 50.0

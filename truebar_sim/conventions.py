@@ -59,8 +59,9 @@ class Conventions:
     partial alignment lags its position a little)."""
     offsets: str = Offsets.ABSOLUTE
     segment_grid_ms: int = 0
-    """A segment's startTimeMs is stamped on a grid this coarse, at or after its first word's
-    start: the first word then starts up to this much before its segment (0: exact)."""
+    """A segment's startTimeMs is stamped on a grid this coarse, on the first grid point after
+    its first word's start: that word then starts 1 ms to this much before its segment (0: the
+    segment starts where the recogniser's segment does)."""
     end_times: bool = True
     """Segments carry endTimeMs (how far the recogniser had heard); False: they do not."""
     end_at_received: bool = False
@@ -192,8 +193,8 @@ def text_segment(
         if span.end_ms - last.end_ms < conventions.settle_ms:
             words[-1] = Word(last.text, last.start_ms, max(last.end_ms, reach))
     grid = conventions.segment_grid_ms
-    if grid and words:  # stamped at or after the first word, on the grid
-        stamped = -(-span.start_ms // grid) * grid
+    if grid and words:  # stamped on the grid just after the first word's start
+        stamped = (words[0].start_ms // grid + 1) * grid
         span = Span(stamped, max(span.end_ms, stamped))
     tokens = [_token(conventions, word, span, left=False) for word in words]
     if stop and words:

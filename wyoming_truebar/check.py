@@ -25,6 +25,7 @@ from .discovery import Catalog, Discovery
 from .errors import AuthError, BridgeError, CertificateError
 from .home_names import AccessError, HomeAssistantNames, access
 from .languages import LanguageMap, nlp_stages, offered_tags, tag_language
+from .meter import Meter
 from .network import Proxy, proxy_for, redact
 from .protocol import Stage
 from .settings import Settings
@@ -240,8 +241,8 @@ class Check:
             self._settings,
             stages,
             "check",
+            events=Meter(self.learned),
             proxy=proxy_for(self._settings.stt_ws_url),
-            learned=self.learned,
         )
 
     async def _session_step(self, stages: list[Stage]) -> bool:

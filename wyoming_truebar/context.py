@@ -40,8 +40,6 @@ class BridgeContext:
     metrics: Metrics = field(init=False)
     ws_proxy: Proxy | None = field(init=False)
     """The environment's proxy for the WebSocket URL, looked up once."""
-    said_untimed: bool = False
-    """The log has said that Truebar's segments carry no word times (said once)."""
     conventions: Conventions = field(default_factory=Conventions)
     """What the bridge has learned of Truebar's stream conventions (every session adds)."""
     completeness: Completeness = field(init=False)

@@ -392,7 +392,7 @@ class Endpointer:
         if text != self._text:
             self._text = text
             self._weigh(text)
-        if heard.final:
+        if heard.added:  # an empty final is no evidence that the speech is over
             self._final_at = self.now_ms
         if text:
             self._timed = bool(self._timed) or end is not None

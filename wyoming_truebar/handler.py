@@ -34,6 +34,7 @@ from .errors import (
 )
 from .languages import PROGRAM_NAME, Choice
 from .live import PACE_MARK, Pace, reads_early, rules_for
+from .meter import Meter
 from .report import report
 from .streaming import TranscriptStream
 from .truebar import TruebarSession
@@ -157,42 +158,48 @@ class BridgeHandler:
             raise BusyError("The speech-to-text server is busy; try again shortly")
         self.label = ctx.next_id()
         stream = TranscriptStream(self._write, choice.language) if ctx.settings.streaming else None
-        endpointed = self._endpointing_wanted()
+        endpointer = self._endpointer(choice) if self._endpointing_wanted() else None
         loop = asyncio.get_running_loop()
         pace = Pace()
         session = TruebarSession(
             ctx.http,
             ctx.credentials,
             ctx.settings,
-            ctx.stages(choice, endpointed),
+            ctx.stages(choice, endpointer is not None),
             self.label,
             on_final=stream.committed if stream is not None else None,
             on_finished=self._answer,
             on_hopeless=self._fail,
+            events=Meter(
+                ctx.conventions,
+                live=lambda: pace.live(loop.time(), pace.audio_seconds),
+                on_text=endpointer.text if endpointer is not None else None,
+            ),
             proxy=ctx.ws_proxy,
-            learned=ctx.conventions,
-            live=lambda: pace.live(loop.time(), pace.audio_seconds),
         )
         ctx.active += 1
         now = loop.time()
-        utt = Utterance(
+        self._utterance = Utterance(
             session,
             choice,
             now,
             pace,
             stream=stream,
             wall_deadline=now + ctx.settings.max_utterance_seconds + WALL_SLACK,
+            endpointer=endpointer,
         )
-        self._utterance = utt
-        if endpointed:
-            names = self._request.transcript_names if self._request is not None else None
-            judge = ctx.completeness.judge_for(choice.language, names or ())
-            rules = rules_for(ctx.settings, choice.language)
-            utt.endpointer = Endpointer(rules, earshot_vad(), judge)
-            utt.endpointer.lag_ms = ctx.conventions.lag_ms(DEFAULT_LAG_MS)
-            session.on_text = utt.endpointer.text
         session.start()
         _LOGGER.debug("%s: utterance started (%s)", self.label, choice.tag)
+
+    def _endpointer(self, choice: Choice) -> Endpointer:
+        """The utterance's endpointer: its language's rules, Home Assistant's sentences with
+        the names the client sent, the text lag learned so far."""
+        ctx = self._ctx
+        names = self._request.transcript_names if self._request is not None else None
+        judge = ctx.completeness.judge_for(choice.language, names or ())
+        endpointer = Endpointer(rules_for(ctx.settings, choice.language), earshot_vad(), judge)
+        endpointer.lag_ms = ctx.conventions.lag_ms(DEFAULT_LAG_MS)
+        return endpointer
 
     def _endpointing_wanted(self) -> bool:
         """Endpointing is on in the settings, the client did not opt out, and it can take an

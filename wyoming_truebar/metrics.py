@@ -57,7 +57,7 @@ class _ConventionsCollector(Collector):
         c = self._conventions
         for name, value, text in (
             ("interim_interval_ms", c.interim_ms, "Usual gap between Truebar's interims"),
-            ("text_lag_ms", c.text_lag_ms, "Audio sent to Truebar's text that heard it"),
+            ("text_lag_ms", c.text_lag_ms, "Audio received beyond what Truebar's text had heard"),
             ("round_trip_ms", c.round_trip_ms, "CONFIG to CONFIGURED"),
             ("eos_to_finished_ms", c.finish_ms, "EOS to FINISHED"),
         ):
@@ -65,12 +65,21 @@ class _ConventionsCollector(Collector):
                 yield GaugeMetricFamily(f"wyoming_truebar_truebar_{name}", text, value=value)
         family = GaugeMetricFamily(
             "wyoming_truebar_truebar_convention",
-            "Truebar's stream conventions as learned from the stream (1 for the value seen)",
+            "Truebar's stream conventions as learned from the stream: the segments that showed "
+            'the adopted value (value="unknown": none adopted yet, 0)',
             labels=["convention", "value"],
         )
-        for convention, seen in c.labels():
-            family.add_metric([convention, seen], 1.0)
+        for convention, seen, support in c.labels():
+            family.add_metric([convention, seen], float(support))
         yield family
+        given_up = GaugeMetricFamily(
+            "wyoming_truebar_truebar_conventions_given_up",
+            "Learned conventions given up because the stream contradicted them",
+            labels=["convention"],
+        )
+        for convention, count in c.given_up():
+            given_up.add_metric([convention], float(count))
+        yield given_up
 
 
 class _SentencesCollector(Collector):

@@ -67,8 +67,8 @@ def _check_words(ctx: BridgeContext, label: str, heard: Endpointer, text: str) -
             "Truebar's stream conventions, as learned: %s",
             "; ".join(learned.describe(ctx.settings.endpoint_silence_ms)),
         )
-    if heard.untimed and not ctx.said_untimed:
-        ctx.said_untimed = True
+    if heard.untimed and learned.untimed and not learned.said_untimed:
+        learned.said_untimed = True
         _LOGGER.info(
             "%s: Truebar's text segments carry no usable word times: endpointing ends a "
             "command only on Truebar's final or on endpoint_max_silence_ms of silence",

@@ -11,15 +11,14 @@ from its start, in the same frames.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import aiohttp
 
 from .budget import RETRY_FIRST, RETRY_MAX, AnswerBudget
-from .conventions import Conventions
 from .credentials import CredentialsCache
 from .errors import (
     AuthError,
@@ -31,12 +30,12 @@ from .errors import (
     ServiceUnavailableError,
     UpgradeRefusedError,
 )
-from .heard import Heard, RunningText
 from .network import Proxy, untrusted, via, with_token
 from .protocol import (
     EOS_MESSAGE,
     Message,
     Stage,
+    TranscriptAssembler,
     encode_config,
     parse_message,
 )
@@ -49,12 +48,34 @@ OnFinal = Callable[[str], None]
 OnHopeless = Callable[[BridgeError], None]
 """Called when the session has failed for good while the client is still sending audio
 (wrong password, missing role, a pipeline Truebar refuses): the client can hear it at once."""
-OnText = Callable[[Heard], None]
-"""Called with what Truebar has recognised so far after every text segment (the running
-text, where its last word ends, how far Truebar had heard). The endpointer reads it."""
 OnFinished = Callable[[str], None]
 """Called with the transcript the moment FINISHED is read, before the session's task ends
 (the answer goes out without waiting for the task switches that follow)."""
+
+
+class StreamEvents(Protocol):
+    """What the session tells a listener of its stream, time-stamped (the bridge's `Meter`,
+    which learns the service's conventions and gives the endpointer the running text): loop
+    times for the service's own figures, the audio's clock for text."""
+
+    def attempt(self) -> None:
+        """A new connection: its text starts afresh."""
+
+    def config_sent(self, at: float) -> None:
+        """CONFIG went out at loop time `at`."""
+
+    def configured(self, at: float) -> None:
+        """CONFIGURED came at `at`."""
+
+    def eos_sent(self, at: float) -> None:
+        """EOS went out at `at`."""
+
+    def finished(self, at: float) -> None:
+        """FINISHED came at `at`, after EOS."""
+
+    def segment(self, message: Message, received_ms: float, ended: bool) -> None:
+        """A TEXT_SEGMENT came when `received_ms` of the client's audio had come in (`ended`:
+        after audio-stop)."""
 
 
 class TruebarSession:
@@ -70,20 +91,12 @@ class TruebarSession:
         on_final: OnFinal | None = None,
         on_finished: OnFinished | None = None,
         on_hopeless: OnHopeless | None = None,
+        events: StreamEvents | None = None,
         proxy: Proxy | None = None,
-        learned: Conventions | None = None,
-        live: Callable[[], bool] | None = None,
     ) -> None:
         self._http = http
-        self._live = live
-        """Whether the client's audio comes in real time (the handler's `live.Pace`); None:
-        it does (the set-up check speaks in real time)."""
-        self._learned = learned if learned is not None else Conventions()
-        """The process's record of Truebar's stream conventions (this session adds to it)."""
-        self._sends: list[tuple[int, float]] = []
-        """(audio bytes sent so far, loop time) after each frame of the current attempt."""
-        self._interim_at: float | None = None
-        self._eos_at = 0.0
+        self._events = events
+        """Told of every segment and timing (None: nobody listens)."""
         self._credentials = credentials
         self._settings = settings
         self._config = encode_config(stages)
@@ -91,15 +104,11 @@ class TruebarSession:
         self._on_final = on_final
         self._on_finished = on_finished
         self._on_hopeless = on_hopeless
-        self.on_text: OnText | None = None
-        """Called with the running text (the endpointer's ear, set by the handler)."""
         self._proxy = proxy
         self._eos_sent = False
         self._connected = False
         """The current attempt has a WebSocket connection open."""
         self._budget = AnswerBudget(settings)
-        self._said = RunningText()
-        """The latest attempt's text."""
         self._last_error: BridgeError | None = None
         """The latest failure of an attempt: what the client hears if the budget runs out."""
         self.failed_while_speaking = 0
@@ -244,18 +253,21 @@ class TruebarSession:
         finished = False
         try:
             await self._expect_status(ws, "INITIALIZED", configured=False)
+            loop, events = asyncio.get_running_loop(), self._events
+            if events is not None:
+                events.attempt()
             await ws.send_str(self._config)
-            sent_config = asyncio.get_running_loop().time()
+            sent = loop.time()
             await self._expect_status(ws, "CONFIGURED", configured=False)
-            trip = asyncio.get_running_loop().time() - sent_config
-            self._learned.round_trips.append(trip * 1000)
+            if events is not None:
+                events.config_sent(sent)
+                events.configured(loop.time())
             if self.configured_after is None:
                 self.configured_after = asyncio.get_running_loop().time() - self._started_at
             if self.attempts > 1:
                 self.replayed_bytes += len(self.audio)
             _LOGGER.debug("%s: Truebar session configured", self.session_id)
-            said = self._said = RunningText(relative=self._learned.relative)
-            self._sends.clear()
+            said = TranscriptAssembler()
             reader = asyncio.create_task(self._read(ws, said))
             reader.add_done_callback(lambda _: self._wake.set())
             try:
@@ -269,7 +281,7 @@ class TruebarSession:
                 with contextlib.suppress(asyncio.CancelledError, BridgeError):
                     await reader
             finished = True
-            return said.assembler.text
+            return said.text
         except (aiohttp.ClientError, ConnectionError) as err:
             raise ConnectionLostError(
                 "The connection to Truebar was lost", detail=type(err).__name__
@@ -359,26 +371,25 @@ class TruebarSession:
         else:
             _LOGGER.debug("%s: ignoring Truebar message %s", self.session_id, message.kind)
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse, said: RunningText) -> None:
-        """Collect final segments until FINISHED."""
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse, said: TranscriptAssembler) -> None:
+        """Collect final segments until FINISHED; tell the listener of every segment."""
+        events = self._events
         while True:
             message = await self._receive(ws)
             if message.kind == "TEXT_SEGMENT":
-                said.relative = self._learned.relative
-                heard, observed, added = said.add(message)
-                self._learned.segment(observed, message.final)
-                self._timing(heard)
+                added = message.final and said.add_final(message.tokens)
                 if added and self._on_final is not None:
-                    self._on_final(said.assembler.text)
-                if self.on_text is not None:
-                    self.on_text(heard)
+                    self._on_final(said.text)
+                if events is not None:
+                    # The wall clock becomes the audio's here, once: what had come in by now.
+                    events.segment(message, len(self.audio) / 32, self._ended)
             elif message.kind == "STATUS":
                 if message.status == "FINISHED":
                     if self._eos_sent:
-                        now = asyncio.get_running_loop().time()
-                        self._learned.finishes.append((now - self._eos_at) * 1000)
+                        if events is not None:
+                            events.finished(asyncio.get_running_loop().time())
                         if self._on_finished is not None:
-                            self._on_finished(said.assembler.text)
+                            self._on_finished(said.text)
                     return
             else:
                 self._other(message, configured=True)
@@ -397,7 +408,8 @@ class TruebarSession:
                 raise ProtocolError("Truebar sent FINISHED before the end of the audio")
             if ended:
                 self._eos_sent = True  # before the await: FINISHED may be read while it drains
-                self._eos_at = asyncio.get_running_loop().time()
+                if self._events is not None:
+                    self._events.eos_sent(asyncio.get_running_loop().time())
                 await ws.send_str(EOS_MESSAGE)
                 return
             if self._ended or self._flush or len(self.audio) - self._sent >= self._frame:
@@ -416,26 +428,3 @@ class TruebarSession:
             start = self._sent
             self._sent = min(len(audio), start + frame)
             await ws.send_bytes(bytes(audio[start : self._sent]))
-            self._sends.append((self._sent, asyncio.get_running_loop().time()))
-
-    def _timing(self, heard: Heard) -> None:
-        """Learn the interim cadence (while audio is live) and how late text comes: from
-        sending the audio a segment had heard to the segment's arrival. Only from a client
-        that speaks in real time: a recording's text and interims come at the pace of
-        Truebar's decoding, which would teach the live endpointer a lag no speaker sees."""
-        now = asyncio.get_running_loop().time()
-        learned = self._learned
-        if self._live is not None and not self._live():
-            return  # a recording sent faster than real time: its text comes as Truebar catches up
-        if heard.final:  # a service may send no interims in the silence after a final
-            self._interim_at = None
-        elif not self._ended:
-            if self._interim_at is not None:
-                learned.interim_gaps.append((now - self._interim_at) * 1000)
-            self._interim_at = now
-        heard_to = heard.heard_to_ms
-        if heard_to is None or self._ended:
-            return
-        index = bisect.bisect_left(self._sends, (heard_to * 32, 0.0))
-        if index < len(self._sends):
-            learned.text_lags.append((now - self._sends[index][1]) * 1000)
