@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import soxr
 
-from wyoming_truebar.audio import AudioConverter
+from wyoming_truebar.server.audio import AudioConverter
 
 FORMATS = ((48000, 2, 2), (44100, 2, 1), (22050, 2, 1), (16000, 2, 1))
 SATELLITE_CHUNK_FRAMES = 1024

@@ -31,7 +31,7 @@ from truebar_sim.fixtures import (
     load_pause_fixtures,
     speech_end_seconds,
 )
-from wyoming_truebar.wyoming_io import EventParser, encode_event
+from wyoming_truebar.server.wyoming_io import EventParser, encode_event
 
 TRAILING_SECONDS = 2.5
 HA_END_SECONDS = 1.3

@@ -33,7 +33,7 @@ import numpy as np
 from wyoming.asr import Transcribe
 from wyoming.audio import AudioStart, AudioStop
 
-from wyoming_truebar.wyoming_io import EventParser, encode_event
+from wyoming_truebar.server.wyoming_io import EventParser, encode_event
 
 REPLY_TIMEOUT = 30.0
 MAX_EVENT = 1 << 20

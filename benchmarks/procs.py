@@ -17,7 +17,7 @@ import aiohttp
 from wyoming.info import Describe
 
 from truebar_sim.demo import bridge_env, free_port, wait_http, wait_until
-from wyoming_truebar.wyoming_io import encode_event
+from wyoming_truebar.server.wyoming_io import encode_event
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STOP_TIMEOUT = 20.0

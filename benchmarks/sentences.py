@@ -19,9 +19,9 @@ import time
 from typing import Any
 
 from truebar_sim.fixtures import endpointing_fixtures, load_slovenian_fixtures
-from wyoming_truebar.completeness import Completeness
-from wyoming_truebar.endpointing import CONTINUATION_WORDS, MODIFIER_WORDS
-from wyoming_truebar.sentences import HomeNames, Name, matcher, slot_lists, words_of
+from wyoming_truebar.ending.endpointing import CONTINUATION_WORDS, MODIFIER_WORDS
+from wyoming_truebar.home.completeness import Completeness
+from wyoming_truebar.home.sentences import HomeNames, Name, matcher, slot_lists, words_of
 
 ROOMS_EN = [
     "kitchen",
@@ -181,8 +181,8 @@ def rss():
             return int(line.split()[1]) / 1024
 import wyoming_truebar.__main__  # the bridge's modules, as it starts
 before = rss()
-from wyoming_truebar.endpointing import CONTINUATION_WORDS, MODIFIER_WORDS
-from wyoming_truebar.sentences import HomeNames, matcher, slot_lists
+from wyoming_truebar.ending.endpointing import CONTINUATION_WORDS, MODIFIER_WORDS
+from wyoming_truebar.home.sentences import HomeNames, matcher, slot_lists
 for lang in ("en", "sl", "de"):
     found = matcher(lang, CONTINUATION_WORDS[lang], MODIFIER_WORDS[lang])
     found.judge("a", slot_lists(HomeNames()))

@@ -26,7 +26,7 @@ from wyoming.asr import Transcribe
 from wyoming.audio import AudioStart
 
 from truebar_sim.demo import bridge_env, free_port, wait_until
-from wyoming_truebar.wyoming_io import EventParser, encode_event
+from wyoming_truebar.server.wyoming_io import EventParser, encode_event
 
 from .load import Scheduler, Stream, chunk_event
 from .procs import Proc, describe, memory_kib, sim_url, spawn

@@ -72,7 +72,7 @@ def earshot() -> Predict:
 def bridge() -> Predict:
     """earshot as the bridge runs it (`earshot_vad`: a frame after two confidently silent
     ones is skipped)."""
-    from wyoming_truebar.endpointing import earshot_vad  # noqa: PLC0415
+    from wyoming_truebar.ending.endpointing import earshot_vad  # noqa: PLC0415
 
     predict = earshot_vad()
     return lambda frame: predict(np.frombuffer(frame, "<i2"))

@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from truebar_sim.app import STATE_KEY, AccessLogger, SimState, build_app
+from truebar_sim.app import STATE_KEY, AccessLogger, build_app
 from truebar_sim.fixtures import default_phrases
-from truebar_sim.state import RecognitionMode, SimSettings
+from truebar_sim.state import RecognitionMode, SimSettings, SimState
 
 
 class HasUrl(Protocol):
@@ -113,7 +113,7 @@ class Bridge:
 
 def bridge_settings(sim: HasUrl | None, **overrides: Any) -> Any:
     """Settings pointing the bridge at a simulator (or nowhere), on a free loopback port."""
-    from wyoming_truebar.settings import merge  # noqa: PLC0415
+    from wyoming_truebar.config.settings import merge  # noqa: PLC0415
 
     base = sim.url if sim is not None else "http://127.0.0.1:9"
     values: dict[str, Any] = {
@@ -138,8 +138,8 @@ async def start_bridge(
     """Start the bridge in this process on a real loopback socket (`environ`: what it reads
     of the environment besides its settings, e.g. the add-on's SUPERVISOR_TOKEN)."""
     from wyoming_truebar.__main__ import build_context, build_discovery, start_home  # noqa: PLC0415
-    from wyoming_truebar.network import new_http_session  # noqa: PLC0415
-    from wyoming_truebar.server import BridgeServer  # noqa: PLC0415
+    from wyoming_truebar.server.server import BridgeServer  # noqa: PLC0415
+    from wyoming_truebar.truebar.network import new_http_session  # noqa: PLC0415
 
     settings = bridge_settings(sim, **overrides)
     http = new_http_session(settings)
@@ -152,7 +152,7 @@ async def start_bridge(
     bridge = Bridge(port, ctx, server, http, discovery)
     bridge.sentences = start_home(ctx, environ or {})
     if settings.http_port is not None:
-        from wyoming_truebar.http_api import start_http  # noqa: PLC0415
+        from wyoming_truebar.app.http_api import start_http  # noqa: PLC0415
 
         bridge.http_runner, bridge.http_port = await start_http(ctx, settings.http_port)
     return bridge

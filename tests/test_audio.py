@@ -7,8 +7,8 @@ import pytest
 import soxr
 
 from truebar_sim.fixtures import load_fixtures
-from wyoming_truebar.audio import AudioConverter
-from wyoming_truebar.errors import BadAudioError
+from wyoming_truebar.config.errors import BadAudioError
+from wyoming_truebar.server.audio import AudioConverter
 
 PCM = load_fixtures()[0].pcm()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from wyoming_truebar.budget import AnswerBudget
-from wyoming_truebar.settings import merge
+from wyoming_truebar.config.settings import merge
+from wyoming_truebar.truebar.budget import AnswerBudget
 
 SETTINGS = merge({}, {"TRUEBAR_USERNAME": "u", "TRUEBAR_PASSWORD": "p"}, {})
 

@@ -104,7 +104,7 @@ async def test_demo_command_transcribes_the_fixtures() -> None:
 
 async def test_stdio_uri_serves_one_client_over_pipes(sim: Sim) -> None:
     from tests.procs import bridge_env  # noqa: PLC0415
-    from wyoming_truebar.wyoming_io import EventParser, encode_event  # noqa: PLC0415
+    from wyoming_truebar.server.wyoming_io import EventParser, encode_event  # noqa: PLC0415
 
     fixture = load_fixtures()[0]
     pcm = fixture.pcm()

@@ -38,10 +38,9 @@ from truebar_sim.fixtures import (
     Fixture,
     endpointing_fixtures,
     load_slovenian_fixtures,
-    script_entries,
     speech_end_of,
 )
-from truebar_sim.script import Script
+from truebar_sim.script import Script, script_entries
 
 TRAILING = bytes(2 * 32000)
 """Two seconds of silence after each command, as a microphone keeps sending."""
@@ -213,8 +212,8 @@ expressions)."""
 async def test_check_reports_the_conventions_the_simulator_plays(convention: str) -> None:
     """The check's own code in this process, on the virtual clock (its utterance is seven
     seconds of real-time audio); `tests/test_networks.py` runs the command itself."""
-    from wyoming_truebar.check import Verdict, run_check  # noqa: PLC0415
-    from wyoming_truebar.network import new_http_session  # noqa: PLC0415
+    from wyoming_truebar.app.check import Verdict, run_check  # noqa: PLC0415
+    from wyoming_truebar.truebar.network import new_http_session  # noqa: PLC0415
 
     sim = await start_sim(sim_settings(conventions=preset(convention)))
     settings = bridge_settings(sim)

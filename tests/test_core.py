@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from wyoming_truebar.credentials import TokenSet
-from wyoming_truebar.errors import ProtocolError
-from wyoming_truebar.languages import LanguageMap, build_info
-from wyoming_truebar.protocol import (
+from wyoming_truebar.config.errors import ProtocolError
+from wyoming_truebar.config.settings import SettingsError, load_settings, merge
+from wyoming_truebar.server.languages import LanguageMap, build_info
+from wyoming_truebar.truebar.credentials import TokenSet
+from wyoming_truebar.truebar.protocol import (
     EOS_MESSAGE,
     Stage,
     Token,
@@ -18,7 +19,6 @@ from wyoming_truebar.protocol import (
     encode_config,
     parse_message,
 )
-from wyoming_truebar.settings import SettingsError, load_settings, merge
 
 
 def test_config_and_eos_encoding() -> None:
@@ -200,8 +200,8 @@ def test_unknown_config_key_and_no_password_flag(tmp_path: Path) -> None:
 
 
 def test_breaker_backs_off_doubling_to_its_cap_and_closes_on_success() -> None:
-    from wyoming_truebar.breaker import Breaker  # noqa: PLC0415
-    from wyoming_truebar.errors import ServiceUnavailableError  # noqa: PLC0415
+    from wyoming_truebar.config.errors import ServiceUnavailableError  # noqa: PLC0415
+    from wyoming_truebar.truebar.breaker import Breaker  # noqa: PLC0415
 
     breaker = Breaker(first_step=0.5, max_step=5.0)
     assert not breaker.open

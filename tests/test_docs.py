@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wyoming_truebar.settings import markdown_table, with_table
+from wyoming_truebar.config.settings import markdown_table, with_table
 
 ROOT = Path(__file__).parent.parent
 REPO_URL = "https://github.com/wyoming-truebar/wyoming-truebar/blob/main/"

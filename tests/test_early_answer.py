@@ -17,7 +17,7 @@ from tests.conftest import Sim, sim_settings, start_bridge, start_sim
 from tests.virtual_time import captured, on_virtual_time
 from tests.wyoming_client import transcribe, watch_utterance
 from truebar_sim.fixtures import load_fixtures, speech_end_seconds
-from wyoming_truebar.wyoming_io import EventParser, encode_event
+from wyoming_truebar.server.wyoming_io import EventParser, encode_event
 
 FIXTURES = load_fixtures()
 TRAILING = bytes(2 * 32000)
@@ -93,7 +93,7 @@ async def test_words_a_final_drops_are_answered_when_the_bridge_ended_the_comman
     a strict prefix of the evidence."""
     sim = await start_sim(sim_settings(final_lookahead_ms=900))
     bridge = await start_bridge(sim, endpointing=True)
-    handler = logging.getLogger("wyoming_truebar.handler")
+    handler = logging.getLogger("wyoming_truebar.server.handler")
     with captured(handler) as lines:
         try:
             fixture = FIXTURES[0]
@@ -114,7 +114,7 @@ async def test_when_the_client_ends_the_command_truebars_final_stands() -> None:
     words is answered as it is, and the loss is counted and logged."""
     sim = await start_sim(sim_settings(final_lookahead_ms=900))
     bridge = await start_bridge(sim, endpointing=True)
-    handler = logging.getLogger("wyoming_truebar.handler")
+    handler = logging.getLogger("wyoming_truebar.server.handler")
     with captured(handler) as lines:
         try:
             fixture = FIXTURES[0]
@@ -212,7 +212,7 @@ async def test_an_utterance_answered_early_does_not_hold_a_shutdown() -> None:
     'failed with service_unavailable' for a command answered 10 ms before SIGTERM)."""
     sim = await start_sim(sim_settings())
     bridge = await start_bridge(sim, endpointing=True, shutdown_grace=10)
-    handler = logging.getLogger("wyoming_truebar.handler")
+    handler = logging.getLogger("wyoming_truebar.server.handler")
     loop = asyncio.get_running_loop()
     fixture = FIXTURES[0]
     reader, writer = await asyncio.open_connection("127.0.0.1", bridge.port)

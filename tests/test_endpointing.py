@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import pytest
 
 from truebar_sim.fixtures import load_fixtures, load_pause_fixtures
-from wyoming_truebar.endpointing import (
+from wyoming_truebar.ending.endpointing import (
     CONTINUATION_WORDS,
     MODIFIER_WORDS,
     QUESTION_OPENERS,
@@ -20,7 +20,7 @@ from wyoming_truebar.endpointing import (
     last_word,
     word_list,
 )
-from wyoming_truebar.heard import Heard
+from wyoming_truebar.ending.heard import Heard
 
 CHUNK = 320  # Home Assistant's 10 ms
 SILENCE = bytes(2 * 32000)

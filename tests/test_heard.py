@@ -10,9 +10,9 @@ import pytest
 
 from truebar_sim.conventions import PRESETS, Span, preset, text_segment
 from truebar_sim.words import Word
-from wyoming_truebar.conventions import Conventions
-from wyoming_truebar.heard import Heard, Observed, Offsets, Punctuation, RunningText
-from wyoming_truebar.protocol import parse_message
+from wyoming_truebar.ending.conventions import Conventions
+from wyoming_truebar.ending.heard import Heard, Observed, Offsets, Punctuation, RunningText
+from wyoming_truebar.truebar.protocol import parse_message
 
 WORDS = [Word("turn", 300, 500), Word("on", 500, 650), Word("the", 650, 720)]
 WORDS += [Word("light", 720, 1100)]

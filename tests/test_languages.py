@@ -23,7 +23,7 @@ from tests.conftest import Sim, start_bridge
 from tests.truebar_client import password_grant, stream_pcm
 from tests.wyoming_client import transcribe
 from truebar_sim.fixtures import load_fixtures
-from wyoming_truebar.discovery import parse_stages
+from wyoming_truebar.truebar.discovery import parse_stages
 
 FIXTURES = load_fixtures()
 SL_TAG = "KALDI:sl-SI:COL:20221208-0800"

@@ -7,7 +7,7 @@ import platform
 
 import pytest
 
-from wyoming_truebar.memory import malloc_trim, return_free_memory
+from wyoming_truebar.app.memory import malloc_trim, return_free_memory
 
 
 def test_malloc_trim_is_found_on_glibc() -> None:

@@ -30,8 +30,8 @@ from tests.procs import bridge_env, command, launch, wait_listening
 from tests.wyoming_client import transcribe
 from truebar_sim.demo import free_port
 from truebar_sim.fixtures import load_fixtures
-from wyoming_truebar.credentials import CredentialsCache
-from wyoming_truebar.network import new_http_session
+from wyoming_truebar.truebar.credentials import CredentialsCache
+from wyoming_truebar.truebar.network import new_http_session
 
 FIXTURE = load_fixtures()[0]
 PCM = FIXTURE.pcm()
@@ -120,7 +120,7 @@ async def test_token_in_url_sends_the_token_as_a_query_parameter_only(
 
 
 def test_redact_hides_credentials_and_tokens() -> None:
-    from wyoming_truebar.network import redact, with_token  # noqa: PLC0415
+    from wyoming_truebar.truebar.network import redact, with_token  # noqa: PLC0415
 
     url = with_token("wss://api.example/api/pipelines/stream?x=1", "at.SECRET")
     assert "at.SECRET" in url

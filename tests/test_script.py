@@ -3,8 +3,8 @@ is heard as the audio passes each word, wherever it starts in the stream."""
 
 from __future__ import annotations
 
-from truebar_sim.fixtures import load_slovenian_fixtures, script_entries
-from truebar_sim.script import Script, ScriptLookup, ScriptRecognizer
+from truebar_sim.fixtures import load_slovenian_fixtures
+from truebar_sim.script import Script, ScriptLookup, ScriptRecognizer, script_entries
 from truebar_sim.words import Word
 
 WORDS = [Word("nastavi", 300, 800), Word("pet", 900, 1200, "5"), Word("minut", 1800, 2200)]

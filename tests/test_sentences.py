@@ -13,8 +13,7 @@ import pytest
 from tests.conftest import bridge_settings
 from tests.test_endpointing import run, speech_end_chunk
 from truebar_sim.fixtures import PauseFixture, load_pause_fixtures
-from wyoming_truebar.completeness import Completeness
-from wyoming_truebar.endpointing import (
+from wyoming_truebar.ending.endpointing import (
     CONTINUATION_WORDS,
     MODIFIER_WORDS,
     Ending,
@@ -22,8 +21,9 @@ from wyoming_truebar.endpointing import (
     Judge,
     Verdict,
 )
-from wyoming_truebar.home_names import Access, access, home_names, websocket_url
-from wyoming_truebar.sentences import (
+from wyoming_truebar.home.completeness import Completeness
+from wyoming_truebar.home.home_names import Access, access, home_names, websocket_url
+from wyoming_truebar.home.sentences import (
     HomeNames,
     Matcher,
     Name,

@@ -14,12 +14,12 @@ import yaml
 from aiohttp import web
 
 from tests.conftest import Sim, start_bridge
-from wyoming_truebar.announce import (
+from wyoming_truebar.app.announce import (
     advertised_address,
     build_service_info,
     register_with_supervisor,
 )
-from wyoming_truebar.settings import OPTIONS, load_settings
+from wyoming_truebar.config.settings import OPTIONS, load_settings
 
 ROOT = Path(__file__).parent.parent
 ADDON = ROOT / "config" / "addon"
@@ -153,7 +153,7 @@ def test_zeroconf_flag_forms() -> None:
 
 
 def test_example_config_lists_every_setting_and_loads(tmp_path: Path) -> None:
-    from wyoming_truebar.settings import example_config  # noqa: PLC0415
+    from wyoming_truebar.config.settings import example_config  # noqa: PLC0415
 
     committed = (ROOT / "config" / "wyoming-truebar.example.yaml").read_text()
     assert committed == example_config(), "regenerate from settings.example_config()"

@@ -8,8 +8,8 @@ import pytest
 from wyoming.event import Event
 from wyoming.version import __version__ as wyoming_version
 
-from wyoming_truebar.errors import ClientProtocolError
-from wyoming_truebar.wyoming_io import HEADER_LIMIT, EventParser, encode_event
+from wyoming_truebar.config.errors import ClientProtocolError
+from wyoming_truebar.server.wyoming_io import HEADER_LIMIT, EventParser, encode_event
 
 CHUNK_DATA = {"rate": 16000, "width": 2, "channels": 1}
 

@@ -165,8 +165,8 @@ async def watch_utterance(
     `stop_on_answer`, do what Home Assistant 2026 does: a transcript ends the upload at once
     (no audio-stop) and the client closes. `version` is the Wyoming version every header
     carries (Home Assistant 2025.4: "1.5.4"); None: this venv's wyoming."""
-    from wyoming_truebar.wyoming_io import EventParser  # noqa: PLC0415
-    from wyoming_truebar.wyoming_io import encode_event as encode_current  # noqa: PLC0415
+    from wyoming_truebar.server.wyoming_io import EventParser  # noqa: PLC0415
+    from wyoming_truebar.server.wyoming_io import encode_event as encode_current  # noqa: PLC0415
 
     def encode_event(event: Event) -> bytes:
         wire = encode_current(event)

@@ -11,8 +11,8 @@ from aiohttp import web
 
 from .app import STATE_KEY, TOKEN_PATH, AccessLogger, build_app
 from .conventions import PRESETS, Conventions, preset
-from .fixtures import default_phrases, load_slovenian_fixtures, script_entries
-from .script import Script
+from .fixtures import default_phrases, load_slovenian_fixtures
+from .script import Script, script_entries
 from .state import Faults, RecognitionMode, SimSettings
 
 EPILOG = f"""

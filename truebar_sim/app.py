@@ -5,48 +5,21 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from .auth import ONLINE_ROLE, GrantError, TokenStore, bearer_token
+from .auth import ONLINE_ROLE, GrantError, bearer_token
 from .conventions import PRESETS, Conventions
-from .recognizer import DecoderPool, SharedDecoder, decoder_pool, rehearse, shared_decoder
+from .recognizer import rehearse
 from .script import Script
 from .stages import STAGES
-from .state import Counters, Faults, RecognitionMode, SimSettings
+from .state import Counters, Faults, RecognitionMode, SimSettings, SimState
 from .stream import StreamSession
 
 _LOGGER = logging.getLogger(__name__)
 TOKEN_PATH = "/realms/truebar/protocol/openid-connect/token"  # noqa: S105 - a URL path
-
-
-@dataclass
-class SimState:
-    """Everything the handlers share: settings, faults, counters, tokens, the decoder."""
-
-    settings: SimSettings
-    faults: Faults = field(default_factory=Faults)
-    counters: Counters = field(default_factory=Counters)
-    tokens: TokenStore = field(init=False)
-    decoder: SharedDecoder = field(init=False)
-    scripts: dict[tuple[str, ...], Script] = field(default_factory=dict)
-    """Scripted recordings by their blocks (languages without a model; see script.py)."""
-    conventions: Conventions = field(init=False)
-    """The stream conventions in force (the settings' at start and after a reset)."""
-    pool: DecoderPool | None = field(init=False)
-    """Decoder processes (settings.decoders), or None: decodes run on the event loop."""
-
-    def __post_init__(self) -> None:
-        s = self.settings
-        self.conventions = copy.copy(s.conventions)
-        self.tokens = TokenStore(
-            s.users, s.client_id, s.access_lifetime, s.refresh_lifetime, roles=dict(s.roles)
-        )
-        self.decoder = shared_decoder(s.phrases)
-        sphinx = s.mode is RecognitionMode.SPHINX
-        self.pool = decoder_pool(s.phrases, s.decoders) if sphinx and s.decoders else None
 
 
 STATE_KEY = web.AppKey("state", SimState)

@@ -126,14 +126,6 @@ def load_slovenian_fixtures() -> list[ScriptedFixture]:
     ]
 
 
-def script_entries(fixtures: list[ScriptedFixture]) -> dict[str, list[dict[str, object]]]:
-    """The control plane's body that lets the simulator hear these recordings
-    (POST /_sim/scripts)."""
-    from .script import script_entry  # noqa: PLC0415
-
-    return {"scripts": [script_entry(f.pcm(), f.words) for f in fixtures]}
-
-
 def endpointing_fixtures() -> list[Fixture]:
     """Every English fixture the endpointing tests play: the commands, the pause fixtures
     and the real recordings."""

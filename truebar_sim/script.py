@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .fixtures import ScriptedFixture
 from .recognizer import Recognizer
 from .words import Word
 
@@ -240,3 +241,9 @@ class ScriptLookup:
         self._audio.clear()
         if self._other is not None:
             self._other.close()
+
+
+def script_entries(fixtures: list[ScriptedFixture]) -> dict[str, list[dict[str, object]]]:
+    """The control plane's body that lets the simulator hear these recordings
+    (POST /_sim/scripts)."""
+    return {"scripts": [script_entry(f.pcm(), f.words) for f in fixtures]}

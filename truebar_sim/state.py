@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .auth import TokenStore
 from .conventions import Conventions
+from .recognizer import DecoderPool, SharedDecoder, decoder_pool, shared_decoder
+from .script import Script
 
 
 class RecognitionMode(StrEnum):
@@ -122,3 +126,30 @@ class SimSettings:
     audio received: a streaming recogniser needs audio after a word to commit it (its right
     context), so an EOS too soon after the last word loses that word from the final, though
     an interim showed it."""
+
+
+@dataclass
+class SimState:
+    """Everything the handlers share: settings, faults, counters, tokens, the decoder."""
+
+    settings: SimSettings
+    faults: Faults = field(default_factory=Faults)
+    counters: Counters = field(default_factory=Counters)
+    tokens: TokenStore = field(init=False)
+    decoder: SharedDecoder = field(init=False)
+    scripts: dict[tuple[str, ...], Script] = field(default_factory=dict)
+    """Scripted recordings by their blocks (languages without a model; see script.py)."""
+    conventions: Conventions = field(init=False)
+    """The stream conventions in force (the settings' at start and after a reset)."""
+    pool: DecoderPool | None = field(init=False)
+    """Decoder processes (settings.decoders), or None: decodes run on the event loop."""
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.conventions = copy.copy(s.conventions)
+        self.tokens = TokenStore(
+            s.users, s.client_id, s.access_lifetime, s.refresh_lifetime, roles=dict(s.roles)
+        )
+        self.decoder = shared_decoder(s.phrases)
+        sphinx = s.mode is RecognitionMode.SPHINX
+        self.pool = decoder_pool(s.phrases, s.decoders) if sphinx and s.decoders else None

@@ -22,7 +22,7 @@ from .state import RecognitionMode
 from .words import Word, text_of
 
 if TYPE_CHECKING:
-    from .app import SimState
+    from .state import SimState
 
 _LOGGER = logging.getLogger(__name__)
 _IDS = itertools.count(4800)

@@ -15,18 +15,18 @@ from collections.abc import Mapping, Sequence
 import aiohttp
 
 from . import __version__
-from .announce import register_with_supervisor, start_zeroconf
-from .check import Verdict, run_check
-from .context import BridgeContext
-from .credentials import CredentialsCache
-from .discovery import Discovery
-from .home_names import HomeAssistantNames, access
-from .http_api import start_http
-from .languages import tag_language
-from .memory import return_free_memory
-from .network import new_http_session, redact, tls_context
-from .server import BridgeServer
-from .settings import Settings, SettingsError, add_arguments, dumps_public, load_settings
+from .app.announce import register_with_supervisor, start_zeroconf
+from .app.check import Verdict, run_check
+from .app.http_api import start_http
+from .app.memory import return_free_memory
+from .config.settings import Settings, SettingsError, add_arguments, dumps_public, load_settings
+from .home.home_names import HomeAssistantNames, access
+from .server.context import BridgeContext
+from .server.languages import tag_language
+from .server.server import BridgeServer
+from .truebar.credentials import CredentialsCache
+from .truebar.discovery import Discovery
+from .truebar.network import new_http_session, redact, tls_context
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,0 +1,99 @@
+"""Whether and how one utterance is endpointed (no I/O): the client's pace (live, or a
+recording sent faster than real time), whether the client can take an early answer at all,
+and the endpointer's rules from the settings."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..config.settings import Settings
+from .endpointing import (
+    CONTINUATION_WORDS,
+    MODIFIER_WORDS,
+    QUESTION_OPENERS,
+    EndpointRules,
+    word_list,
+)
+
+PACE_MARK = 0.125
+"""Seconds between the marks by which the pace of the client's audio is judged."""
+PACE_WINDOW = 0.4
+"""Seconds of marks (at least) over which audio must come no faster than real time..."""
+PACE_LIVE = 1.3
+"""... within this factor, for the audio to count as live (a microphone, not a recording)."""
+
+
+@dataclass(slots=True)
+class Pace:
+    """Whether a client's audio arrives in real time (live) or faster (a recording).
+
+    Marks of (loop time, seconds of audio) are taken every PACE_MARK of audio, the last eight
+    kept (a second of audio). Live means: over at least PACE_WINDOW of wall time, no more than
+    PACE_LIVE seconds of audio came per second. A recording sent at full speed never is (its
+    marks come microseconds apart); a live stream that began with a burst (a satellite's
+    buffered wake-word audio) is again once the burst has left the window. Marks by audio,
+    not by wall time, keep the clock off the per-chunk path: the caller asks `due` with the
+    bytes it has counted anyway.
+    """
+
+    bytes_per_mark: int = 4000
+    """PACE_MARK of the client's audio in its own format (the caller sets it)."""
+    marks: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=8))
+    next_bytes: int = 0
+    audio_seconds: float = 0.0
+    """Seconds of audio at the latest mark."""
+
+    def due(self, received: int) -> bool:
+        """Whether the audio received calls for a mark (the per-chunk cost: one comparison)."""
+        return received >= self.next_bytes
+
+    def add(self, now: float, audio_seconds: float, received: int) -> None:
+        """Note the audio received by now."""
+        self.marks.append((now, audio_seconds))
+        self.next_bytes = received + self.bytes_per_mark
+        self.audio_seconds = audio_seconds
+
+    def live(self, now: float, audio_seconds: float) -> bool:
+        """Whether the audio has come in real time lately."""
+        if not self.marks:
+            return False
+        since, audio_then = self.marks[0]
+        elapsed = now - since
+        return elapsed >= PACE_WINDOW and audio_seconds - audio_then <= PACE_LIVE * elapsed
+
+
+EARLY_READERS = (1, 7)
+"""The first Wyoming library version whose clients can take an answer before audio-stop.
+
+Home Assistant 2025.4 (wyoming 1.5.4) writes every chunk and reads only after audio-stop:
+an early end gains it nothing and can only cost words, so it is not endpointed. Home
+Assistant 2026 (wyoming 1.10) reads while it uploads. 1.7 added transcript streaming, which
+only a client that reads while it sends can use. Every event header carries the version;
+a client that says none (a script of its own) is endpointed."""
+_VERSION = re.compile(r"(\d+)\.(\d+)")
+
+
+def reads_early(version: str | None) -> bool:
+    """Whether a client of this Wyoming version can take an early answer (see EARLY_READERS)."""
+    found = _VERSION.match(version or "")
+    if found is None:
+        return True
+    return (int(found.group(1)), int(found.group(2))) >= EARLY_READERS
+
+
+def rules_for(settings: Settings, language: str) -> EndpointRules:
+    """The endpointer's rules for a language, with the settings' word lists first."""
+    s = settings
+    return EndpointRules(
+        s.endpoint_silence_ms,
+        s.endpoint_max_silence_ms,
+        word_list(language, dict(s.endpoint_words), CONTINUATION_WORDS),
+        modifiers=word_list(language, dict(s.endpoint_modifier_words), MODIFIER_WORDS)
+        or frozenset(),
+        openers=word_list(language, {}, QUESTION_OPENERS) or frozenset(),
+        modifier_silence_ms=s.endpoint_modifier_silence_ms,
+        tail_ms=s.endpoint_tail_ms,
+        incomplete_silence_ms=s.endpoint_incomplete_silence_ms,
+    )

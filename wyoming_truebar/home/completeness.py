@@ -1,0 +1,160 @@
+"""Home Assistant's sentences for every utterance: the endpointer's judge, worked out on one
+thread of its own and kept per text, so that the event loop never waits on `hassil` (a call
+costs 1-30 ms, and the first of a language about 0.4 s).
+
+The endpointer asks once per change of the running text; the verdict comes back through an
+asyncio future (the endpointer counts the text as incomplete until it comes, which is the
+safe way). The same text with the same names is judged once: the texts of a command recur
+across interims, and the same commands across utterances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from hassil.intents import SlotList
+
+from ..ending.endpointing import CONTINUATION_WORDS, MODIFIER_WORDS, Judge, Verdict, word_list
+from .sentences import HomeNames, data_version, matcher, sentence_language, slot_lists, words_of
+
+_LOGGER = logging.getLogger(__name__)
+
+VERDICTS_KEPT = 4096
+"""Verdicts kept, the latest (a few hundred bytes each)."""
+MOST_WORDS = 24
+"""A longer text is no command (free-form speech): judged incomplete without matching."""
+
+NamesKey = tuple[int, tuple[str, ...]]
+"""The home's names (by version) and a client's own (transcript_names)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Question:
+    """One text to judge, with what judging it needs."""
+
+    language: str
+    announcing: frozenset[str]
+    modifiers: frozenset[str]
+    names: NamesKey
+    home: HomeNames
+    text: str
+
+
+class Completeness:
+    """The sentences' verdicts for running texts, off the event loop (see the module)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.names = HomeNames()
+        """The home's names (from Home Assistant; empty: names are wildcards)."""
+        self.names_version = 0
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sentences")
+        self._verdicts: OrderedDict[tuple[str, NamesKey, str], Verdict] = OrderedDict()
+        self._pending: dict[tuple[str, NamesKey, str], asyncio.Future[Verdict]] = {}
+        self._lists: dict[NamesKey, dict[str, SlotList]] = {}
+        """Slot lists by names (used on the sentences' thread only)."""
+        self.checks = 0
+        self.seconds: list[float] = []
+        """The latest checks' durations (for metrics and benchmarks)."""
+
+    def set_names(self, names: HomeNames) -> None:
+        """Take the home's names (new or changed): every verdict is judged anew."""
+        self.names = names
+        self.names_version += 1
+        self._verdicts.clear()
+
+    def judge_for(self, language: str, extra: Iterable[str] = ()) -> Judge | None:
+        """The endpointer's judge for one utterance (None: off, or the language has no
+        sentence data, so the word lists decide)."""
+        if not self.enabled:
+            return None
+        lang = sentence_language(language)
+        base = language.lower().replace("_", "-").split("-")[0]
+        if lang is None:
+            return None
+        announcing = word_list(base, {}, CONTINUATION_WORDS) or frozenset()
+        modifiers = word_list(base, {}, MODIFIER_WORDS) or frozenset()
+        names: NamesKey = (self.names_version, tuple(sorted({n for n in extra if n.strip()})))
+        home = self.names.with_names(names[1])
+
+        def judge(text: str) -> Verdict | asyncio.Future[Verdict]:
+            key = (lang, names, text)
+            known = self._verdicts.get(key)
+            if known is not None:
+                self._verdicts.move_to_end(key)
+                return known
+            if len(words_of(text)) > MOST_WORDS:
+                return Verdict.INCOMPLETE
+            pending = self._pending.get(key)
+            if pending is None:
+                loop = asyncio.get_running_loop()
+                asked = _Question(lang, announcing, modifiers, names, home, text)
+                pending = loop.run_in_executor(self._executor, self._judge_now, asked)
+                self._pending[key] = pending
+                pending.add_done_callback(lambda done: self._keep(key, done))
+            return pending
+
+        return judge
+
+    def _keep(self, key: tuple[str, NamesKey, str], done: asyncio.Future[Verdict]) -> None:
+        self._pending.pop(key, None)
+        if done.cancelled() or done.exception() is not None:
+            return
+        self._verdicts[key] = done.result()
+        if len(self._verdicts) > VERDICTS_KEPT:
+            self._verdicts.popitem(last=False)
+
+    def _judge_now(self, asked: _Question) -> Verdict:
+        """On the sentences' thread: the verdict."""
+        started = time.perf_counter()
+        lists = self._lists.get(asked.names)
+        if lists is None:
+            lists = self._lists[asked.names] = slot_lists(asked.home)
+            if len(self._lists) > 64:
+                self._lists.pop(next(iter(self._lists)))
+        found = matcher(asked.language, asked.announcing, asked.modifiers)
+        verdict = found.judge(asked.text, lists)
+        self.checks += 1
+        self.seconds = [*self.seconds[-511:], time.perf_counter() - started]
+        _LOGGER.debug("sentences: %r is %s", asked.text, verdict)
+        return verdict
+
+    async def warm(self, languages: Iterable[str]) -> None:
+        """Load the languages' sentences and make each one's first (slow) match, on the
+        sentences' thread, ahead of the first utterance."""
+        jobs = []
+        for language in languages:
+            judge = self.judge_for(language)
+            if judge is not None:
+                verdict = judge("")
+                if isinstance(verdict, asyncio.Future):
+                    jobs.append(verdict)
+                verdict = judge("what time is it")  # a first real match of the language
+                if isinstance(verdict, asyncio.Future):
+                    jobs.append(verdict)
+        if jobs:
+            await asyncio.gather(*jobs)
+
+    def languages(self, offered: Iterable[str]) -> list[str]:
+        """Which of the offered languages have sentence data."""
+        return sorted({lang for lang in map(sentence_language, offered) if lang is not None})
+
+    def describe(self, offered: Iterable[str]) -> str:
+        """The sentence data in words (--check, the start-up log)."""
+        found = self.languages(offered)
+        if not self.enabled:
+            return "off (endpoint_sentences: false): the word lists decide"
+        return (
+            f"home-assistant-intents {data_version()}, languages "
+            f"{', '.join(found) if found else 'none of those offered'}"
+        )
+
+    def close(self) -> None:
+        """Stop the sentences' thread."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

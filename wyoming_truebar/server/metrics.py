@@ -1,0 +1,209 @@
+"""Prometheus metrics of one bridge process (its own registry, so tests can run several)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from ..ending.conventions import Conventions
+    from ..home.completeness import Completeness
+    from ..truebar.credentials import CredentialsCache
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _GrantCollector(Collector):
+    """Token grants, failures and the breaker, read from the credentials cache when scraped."""
+
+    def __init__(self, credentials: CredentialsCache) -> None:
+        self._credentials = credentials
+
+    def collect(self) -> Iterator[Metric]:
+        grants = CounterMetricFamily(
+            "wyoming_truebar_token_grants", "Successful token grants", labels=["grant_type"]
+        )
+        for grant_type, count in sorted(self._credentials.grants.items()):
+            grants.add_metric([grant_type], count)
+        yield grants
+        failures = CounterMetricFamily(
+            "wyoming_truebar_token_failures",
+            "Failed token grants (requests to the token endpoint), by error code",
+            labels=["code"],
+        )
+        for code, count in sorted(self._credentials.failures.items()):
+            failures.add_metric([code], count)
+        yield failures
+        yield GaugeMetricFamily(
+            "wyoming_truebar_token_breaker_open",
+            "1 while token grants fail and callers get the last failure until the back-off "
+            "step has passed",
+            value=1 if self._credentials.breaker.open else 0,
+        )
+
+
+class _ConventionsCollector(Collector):
+    """What the bridge has learned of Truebar's stream conventions."""
+
+    def __init__(self, conventions: Conventions) -> None:
+        self._conventions = conventions
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the learned figures (absent until measured) and conventions."""
+        c = self._conventions
+        for name, value, text in (
+            ("interim_interval_ms", c.interim_ms, "Usual gap between Truebar's interims"),
+            ("text_lag_ms", c.text_lag_ms, "Audio received beyond what Truebar's text had heard"),
+            ("round_trip_ms", c.round_trip_ms, "CONFIG to CONFIGURED"),
+            ("eos_to_finished_ms", c.finish_ms, "EOS to FINISHED"),
+        ):
+            if value is not None:
+                yield GaugeMetricFamily(f"wyoming_truebar_truebar_{name}", text, value=value)
+        family = GaugeMetricFamily(
+            "wyoming_truebar_truebar_convention",
+            "Truebar's stream conventions as learned from the stream: the segments that showed "
+            'the adopted value (value="unknown": none adopted yet, 0)',
+            labels=["convention", "value"],
+        )
+        for convention, seen, support in c.labels():
+            family.add_metric([convention, seen], float(support))
+        yield family
+        given_up = GaugeMetricFamily(
+            "wyoming_truebar_truebar_conventions_given_up",
+            "Learned conventions given up because the stream contradicted them",
+            labels=["convention"],
+        )
+        for convention, count in c.given_up():
+            given_up.add_metric([convention], float(count))
+        yield given_up
+
+
+class _SentencesCollector(Collector):
+    """Home Assistant's sentences and the home's names, as the bridge uses them."""
+
+    def __init__(self, completeness: Completeness, reachable: Callable[[], bool | None]) -> None:
+        self._completeness = completeness
+        self._reachable = reachable
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the checks made and the names known."""
+        c = self._completeness
+        yield CounterMetricFamily(
+            "wyoming_truebar_sentence_checks",
+            "Running texts judged against Home Assistant's sentences (each text once)",
+            value=c.checks,
+        )
+        names = GaugeMetricFamily(
+            "wyoming_truebar_home_names",
+            "Names read from Home Assistant, by kind (0: none, the sentences take wildcards)",
+            labels=["kind"],
+        )
+        for kind, found in (
+            ("entities", {n.text for n in c.names.entities}),
+            ("areas", c.names.areas),
+            ("floors", c.names.floors),
+        ):
+            names.add_metric([kind], len(found))
+        yield names
+        reachable = self._reachable()
+        if reachable is not None:
+            yield GaugeMetricFamily(
+                "wyoming_truebar_home_assistant_reachable",
+                "1 while the latest read of Home Assistant's names succeeded",
+                value=1 if reachable else 0,
+            )
+
+
+class Metrics:
+    """Counters, gauges and histograms the handler and sessions update."""
+
+    def __init__(
+        self,
+        credentials: CredentialsCache,
+        in_flight: Callable[[], float],
+        conventions: Conventions | None = None,
+        completeness: Completeness | None = None,
+        reachable: Callable[[], bool | None] = lambda: None,
+    ) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.utterances = Counter(
+            "wyoming_truebar_utterances",
+            "Utterances by outcome and code",
+            ["outcome", "code"],
+            registry=r,
+        )
+        self.audio_seconds = Counter(
+            "wyoming_truebar_audio_seconds", "Seconds of client audio received", registry=r
+        )
+        self.latency = Histogram(
+            "wyoming_truebar_transcript_latency_seconds",
+            "audio-stop to transcript",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.endings = Counter(
+            "wyoming_truebar_utterance_endings",
+            "Successful utterances by how they ended: silence_text, long_silence and "
+            "truebar_final (the bridge's endpointing), audio_stop (the client)",
+            ["ending"],
+            registry=r,
+        )
+        self.words_lost = Counter(
+            "wyoming_truebar_words_lost_at_finalisation",
+            "Utterances answered with fewer words than Truebar's last interim that covered "
+            "the speech (the client ended them, so Truebar's final stood)",
+            registry=r,
+        )
+        self.words_restored = Counter(
+            "wyoming_truebar_words_restored",
+            "Utterances the bridge ended whose answer kept the words of the interim they were "
+            "ended on, which Truebar's final had dropped at its end",
+            registry=r,
+        )
+        self.speech_to_transcript = Histogram(
+            "wyoming_truebar_end_of_speech_to_transcript_seconds",
+            "End of speech (as the voice activity detector heard it, live audio only) to the "
+            "transcript",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.time_to_configured = Histogram(
+            "wyoming_truebar_time_to_configured_seconds",
+            "Session start to Truebar CONFIGURED",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.reconnects = Counter(
+            "wyoming_truebar_reconnects",
+            "Truebar reconnects (each replays the utterance's audio)",
+            registry=r,
+        )
+        self.replayed_seconds = Counter(
+            "wyoming_truebar_replayed_audio_seconds",
+            "Seconds of audio sent again after a reconnect",
+            registry=r,
+        )
+        self.saved = Counter(
+            "wyoming_truebar_utterances_saved",
+            "Utterances that succeeded after Truebar failed while the user was still speaking "
+            "(retried and replayed)",
+            registry=r,
+        )
+        in_flight_gauge = Gauge(
+            "wyoming_truebar_sessions_in_flight", "Utterances in flight", registry=r
+        )
+        in_flight_gauge.set_function(in_flight)
+        r.register(_GrantCollector(credentials))
+        if completeness is not None:
+            r.register(_SentencesCollector(completeness, reachable))
+        if conventions is not None:
+            r.register(_ConventionsCollector(conventions))
+
+    def render(self) -> bytes:
+        """Return the Prometheus text exposition."""
+        return generate_latest(self.registry)
