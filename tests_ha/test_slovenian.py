@@ -44,7 +44,8 @@ from tests_ha.conftest import (
     start_bridge,
 )
 from tests_ha.test_home_assistant import names_read, run_pipeline
-from truebar_sim.fixtures import ScriptedFixture, load_slovenian_fixtures, script_entries
+from truebar_sim.fixtures import ScriptedFixture, load_slovenian_fixtures
+from truebar_sim.script import script_entries
 
 FIXTURES = load_slovenian_fixtures()
 AREAS = {
