@@ -285,3 +285,15 @@ def test_where_home_assistant_is() -> None:
     assert found == Access("ws://ha:8123/api/websocket", "t0ken", "hass_url")
     assert "t0ken" not in repr(found)
     assert "t0ken" not in repr(configured)
+
+
+def test_a_command_known_complete_waits_the_shorter_silence() -> None:
+    """The sentences' COMPLETE waits endpoint_complete_silence_ms (never below the tail), the
+    word lists endpoint_silence_ms, an incomplete text the longer silence."""
+    rules = EndpointRules(250, 1000, CONTINUATION_WORDS["en"], complete_silence_ms=150, tail_ms=100)
+    assert rules.judged_wait_ms(Verdict.COMPLETE, after_final=False) == 150
+    assert rules.wait_ms("turn on the light", after_final=False) == 250
+    assert rules.judged_wait_ms(Verdict.INCOMPLETE, after_final=False) == 800
+    assert rules.judged_wait_ms(None, after_final=False) == 800
+    tail_bound = EndpointRules(250, 1000, None, complete_silence_ms=50, tail_ms=150)
+    assert tail_bound.judged_wait_ms(Verdict.COMPLETE, after_final=False) == 150

@@ -323,9 +323,19 @@ OPTIONS: tuple[Option, ...] = (
         _BOOL,
         "decide whether a paused command is complete by Home Assistant's own sentences "
         "(home-assistant-intents, matched with hassil as Home Assistant does) and the home's "
-        "names (hass_url): a complete command ends after endpoint_silence_ms, anything else "
-        "after endpoint_incomplete_silence_ms; off, or for a language without sentence data, "
+        "names (hass_url): a complete command ends after endpoint_complete_silence_ms, anything "
+        "else after endpoint_incomplete_silence_ms; off, or for a language without sentence data, "
         "the word lists (endpoint_words, endpoint_modifier_words) decide",
+    ),
+    Option(
+        "endpoint_complete_silence_ms",
+        150,
+        vol.All(vol.Coerce(int), vol.Range(min=50, max=5000)),
+        "milliseconds of silence that end a command Home Assistant's sentences know complete "
+        "(a whole sentence of an intent, with the home's names where it names one), instead of "
+        "endpoint_silence_ms: such a command is over, so the bridge waits only long enough to "
+        "tell a pause from the gap between two words; never less than endpoint_tail_ms, at most "
+        "endpoint_silence_ms",
     ),
     Option(
         "endpoint_incomplete_silence_ms",

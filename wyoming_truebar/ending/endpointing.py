@@ -208,6 +208,8 @@ class EndpointRules:
     incomplete_silence_ms: float = 800.0
     """With a sentence judge: the silence that ends a command its sentences do not complete
     (an unfinished command, or free-form speech), or one whose verdict has not come yet."""
+    complete_silence_ms: float = 150.0
+    """With a sentence judge: the silence that ends a command its sentences complete."""
     modifiers: frozenset[str] = frozenset()
     """Words after which a pause waits `modifier_silence_ms` (MODIFIER_WORDS)."""
     openers: frozenset[str] = frozenset()
@@ -246,7 +248,7 @@ class EndpointRules:
         """The silence after which a text may end the command, by its sentences' verdict
         (None: not come yet)."""
         if verdict is Verdict.COMPLETE:
-            wait = self.final_silence_ms if after_final else self.silence_ms
+            wait = self.final_silence_ms if after_final else self.complete_silence_ms
         else:
             wait = self.incomplete_silence_ms
         return max(wait, self.tail_ms)

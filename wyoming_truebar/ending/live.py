@@ -96,4 +96,5 @@ def rules_for(settings: Settings, language: str) -> EndpointRules:
         modifier_silence_ms=s.endpoint_modifier_silence_ms,
         tail_ms=s.endpoint_tail_ms,
         incomplete_silence_ms=s.endpoint_incomplete_silence_ms,
+        complete_silence_ms=s.endpoint_complete_silence_ms,
     )
