@@ -198,12 +198,19 @@ async def watch_utterance(
         writer.write(encode_event(Transcribe(language=language, context=context).event()))
         writer.write(encode_event(AudioStart(rate=16000, width=2, channels=1).event()))
         began = loop.time()
+        # Every whole piece has the same header and data: encoded once, then only the audio.
+        whole = AudioChunk(rate=16000, width=2, channels=1, audio=bytes(piece)).event()
+        head = encode_event(whole)[:-piece]
         for index, offset in enumerate(range(0, len(pcm), piece)):
             await asyncio.sleep(max(0.0, began + (index + 1) * piece / 32000 - loop.time()))
             if stop_on_answer and watched.text is not None:
                 break
-            chunk = AudioChunk(rate=16000, width=2, channels=1, audio=pcm[offset : offset + piece])
-            writer.write(encode_event(chunk.event()))
+            audio = pcm[offset : offset + piece]
+            if len(audio) == piece:
+                writer.write(head + audio)
+            else:
+                chunk = AudioChunk(rate=16000, width=2, channels=1, audio=audio)
+                writer.write(encode_event(chunk.event()))
             await writer.drain()
         else:
             writer.write(encode_event(AudioStop().event()))
