@@ -95,47 +95,31 @@ class TruebarSession:
         proxy: Proxy | None = None,
     ) -> None:
         self._http = http
-        self._events = events
-        """Told of every segment and timing (None: nobody listens)."""
+        self._events = events  # told of every segment and timing (None: nobody listens)
         self._credentials = credentials
         self._settings = settings
         self._config = encode_config(stages)
         self.session_id = session_id
-        self._on_final = on_final
-        self._on_finished = on_finished
-        self._on_hopeless = on_hopeless
+        self._on_final, self._on_finished, self._on_hopeless = on_final, on_finished, on_hopeless
         self._proxy = proxy
-        self._eos_sent = False
-        self._connected = False
-        """The current attempt has a WebSocket connection open."""
+        self._eos_sent = self._ended = False
+        self._connected = False  # the current attempt has a WebSocket connection open
         self._budget = AnswerBudget(settings)
-        self._last_error: BridgeError | None = None
-        """The latest failure of an attempt: what the client hears if the budget runs out."""
-        self.failed_while_speaking = 0
-        """Attempts that failed before audio-stop (retried while the user still spoke)."""
-        self.audio = bytearray()
-        """The utterance's 16 kHz mono s16le audio so far (for replay; the endpointer reads
-        it in place). Only `send` adds to it."""
+        self._last_error: BridgeError | None = None  # what the client hears if time runs out
+        self.failed_while_speaking = 0  # attempts failed before audio-stop (then retried)
+        self.audio = bytearray()  # 16 kHz mono s16le so far (replayed; the endpointer reads it)
         self._frame = settings.frame_ms * 32  # bytes of 16 kHz 16-bit mono: always even
-        self._sent = 0
-        """Bytes of `audio` on the current attempt's stream."""
-        self._waiting = False
-        """The pump is caught up and waits for the next whole frame."""
-        self._flush = False
-        """Send the partial frame now (the speaker paused: Truebar should hear the last words
-        without waiting for the frame to fill)."""
-        self._ended = False
+        self._sent = 0  # bytes of `audio` on the current attempt's stream
+        self._waiting = False  # the pump is caught up and waits for the next whole frame
+        self._flush = False  # send the partial frame now (a pause: Truebar hears it at once)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[str] | None = None
-        self.attempts = 0
-        """Tries so far (more than one means a retry, and a replay of the audio)."""
-        self.configured_after: float | None = None
-        """Seconds from start() to the first CONFIGURED."""
-        self.replayed_bytes = 0
-        """Audio sent again after reconnects."""
+        self.attempts = 0  # tries so far (more than one: a retry, and a replay of the audio)
+        self.configured_after: float | None = None  # seconds from start() to CONFIGURED
+        self.replayed_bytes = 0  # audio sent again after reconnects
         self._started_at = 0.0
+        # The stream that delivered FINISHED; closed by close(), after the transcript is out.
         self._finished_ws: aiohttp.ClientWebSocketResponse | None = None
-        """The stream that delivered FINISHED; closed by close(), after the transcript is out."""
 
     def start(self) -> None:
         """Begin connecting in the background (call as early as possible)."""
@@ -252,21 +236,7 @@ class TruebarSession:
         self._connected = True
         finished = False
         try:
-            await self._expect_status(ws, "INITIALIZED", configured=False)
-            loop, events = asyncio.get_running_loop(), self._events
-            if events is not None:
-                events.attempt()
-            await ws.send_str(self._config)
-            sent = loop.time()
-            await self._expect_status(ws, "CONFIGURED", configured=False)
-            if events is not None:
-                events.config_sent(sent)
-                events.configured(loop.time())
-            if self.configured_after is None:
-                self.configured_after = asyncio.get_running_loop().time() - self._started_at
-            if self.attempts > 1:
-                self.replayed_bytes += len(self.audio)
-            _LOGGER.debug("%s: Truebar session configured", self.session_id)
+            await self._configure(ws)
             said = TranscriptAssembler()
             reader = asyncio.create_task(self._read(ws, said))
             reader.add_done_callback(lambda _: self._wake.set())
@@ -293,6 +263,24 @@ class TruebarSession:
                 self._finished_ws = ws
             else:
                 await ws.close()
+
+    async def _configure(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """INITIALIZED, CONFIG, CONFIGURED: the attempt's stream is ready for audio."""
+        await self._expect_status(ws, "INITIALIZED", configured=False)
+        loop, events = asyncio.get_running_loop(), self._events
+        if events is not None:
+            events.attempt()
+        await ws.send_str(self._config)
+        sent = loop.time()
+        await self._expect_status(ws, "CONFIGURED", configured=False)
+        if events is not None:
+            events.config_sent(sent)
+            events.configured(loop.time())
+        if self.configured_after is None:
+            self.configured_after = loop.time() - self._started_at
+        if self.attempts > 1:
+            self.replayed_bytes += len(self.audio)
+        _LOGGER.debug("%s: Truebar session configured", self.session_id)
 
     async def _connect(self, token: str) -> aiohttp.ClientWebSocketResponse:
         s = self._settings
