@@ -19,9 +19,9 @@ import time
 from typing import Any
 
 from truebar_sim.fixtures import endpointing_fixtures, load_slovenian_fixtures
-from wyoming_truebar.ending.endpointing import CONTINUATION_WORDS, MODIFIER_WORDS
+from wyoming_truebar.ending.endpointing import CONTINUATION_WORDS, MODIFIER_WORDS, words_of
 from wyoming_truebar.home.completeness import Completeness
-from wyoming_truebar.home.sentences import HomeNames, Name, matcher, slot_lists, words_of
+from wyoming_truebar.home.sentences import HomeNames, Name, matcher, slot_lists
 
 ROOMS_EN = [
     "kitchen",

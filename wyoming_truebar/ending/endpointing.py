@@ -164,9 +164,14 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 """A word: letters or digits ("21" after an NLP stage that writes numbers is one)."""
 
 
+def words_of(text: str) -> list[str]:
+    """The text's words, lower-cased, punctuation left out."""
+    return _WORD.findall(text.lower())
+
+
 def last_word(text: str) -> str:
     """The text's last word, lower-cased, punctuation ignored ("" if none)."""
-    words = _WORD.findall(text.lower())
+    words = words_of(text)
     return words[-1] if words else ""
 
 

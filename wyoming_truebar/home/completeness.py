@@ -20,8 +20,15 @@ from dataclasses import dataclass
 
 from hassil.intents import SlotList
 
-from ..ending.endpointing import CONTINUATION_WORDS, MODIFIER_WORDS, Judge, Verdict, word_list
-from .sentences import HomeNames, data_version, matcher, sentence_language, slot_lists, words_of
+from ..ending.endpointing import (
+    CONTINUATION_WORDS,
+    MODIFIER_WORDS,
+    Judge,
+    Verdict,
+    word_list,
+    words_of,
+)
+from .sentences import HomeNames, data_version, matcher, sentence_language, slot_lists
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ the bridge does not know the satellite, so any area counts.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,19 +39,18 @@ from hassil.expression import (
 from hassil.intents import SlotList, TextSlotList, TextSlotValue, WildcardSlotList
 from home_assistant_intents import get_intents, get_languages
 
-from ..ending.endpointing import Verdict
+from ..ending.endpointing import Verdict, words_of
 
 NAME_LISTS = ("name", "area", "floor")
 """The slot lists that hold the home's names."""
 ANY_AREA: Mapping[str, Any] = {"area": {"value": "?", "text": "?"}}
+"""The satellite's area, as Home Assistant gives it to sentences that need one."""
 ANY_DOMAIN = (
     *("light", "switch", "fan", "cover", "lock", "climate", "media_player", "vacuum", "valve"),
     *("scene", "script", "button", "input_boolean", "sensor", "binary_sensor", "todo"),
 )
 """The domains a name of unknown domain (a client's transcript_names) may have: every
 sentence that needs one of them takes it."""
-"""The satellite's area, as Home Assistant gives it to sentences that need one."""
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +77,6 @@ class HomeNames:
         """These names and more entity names (no domain: a client's transcript_names)."""
         extra = tuple(Name(n) for n in names if n.strip())
         return HomeNames(self.entities + extra, self.areas, self.floors) if extra else self
-
-
-def words_of(text: str) -> list[str]:
-    """The text's words, lower-cased, punctuation left out."""
-    return _WORD.findall(text.lower())
 
 
 def sentence_language(language: str) -> str | None:
