@@ -14,6 +14,7 @@ import pytest
 from wyoming.event import Event
 
 from tests.conftest import Sim, sim_settings, start_bridge, start_sim
+from tests.home import home_names
 from tests.virtual_time import captured, on_virtual_time
 from tests.wyoming_client import transcribe, watch_utterance
 from truebar_sim.fixtures import load_fixtures, speech_end_seconds
@@ -93,6 +94,9 @@ async def test_words_a_final_drops_are_answered_when_the_bridge_ended_the_comman
     a strict prefix of the evidence."""
     sim = await start_sim(sim_settings(final_lookahead_ms=900))
     bridge = await start_bridge(sim, endpointing=True)
+    # The test home's names: "turn on the kitchen light" is whole and nothing would change
+    # it, so the bridge ends it after the short silence, long before Truebar commits "light"
+    bridge.ctx.completeness.set_names(home_names("en"))
     handler = logging.getLogger("wyoming_truebar.server.handler")
     with captured(handler) as lines:
         try:
@@ -114,6 +118,9 @@ async def test_when_the_client_ends_the_command_truebars_final_stands() -> None:
     words is answered as it is, and the loss is counted and logged."""
     sim = await start_sim(sim_settings(final_lookahead_ms=900))
     bridge = await start_bridge(sim, endpointing=True)
+    # The test home's names: "turn on the kitchen light" is whole and nothing would change
+    # it, so the bridge ends it after the short silence, long before Truebar commits "light"
+    bridge.ctx.completeness.set_names(home_names("en"))
     handler = logging.getLogger("wyoming_truebar.server.handler")
     with captured(handler) as lines:
         try:

@@ -23,10 +23,9 @@ from wyoming_truebar.ending.endpointing import (
 )
 from wyoming_truebar.home.completeness import Completeness
 from wyoming_truebar.home.home_names import Access, access, home_names, websocket_url
+from wyoming_truebar.home.names import HomeNames, Name
 from wyoming_truebar.home.sentences import (
-    HomeNames,
-    Matcher,
-    Name,
+    Guards,
     matcher,
     sentence_language,
     slot_lists,
@@ -111,37 +110,36 @@ SLOVENIAN = [
 ]
 
 
-def english() -> Matcher:
-    return matcher("en", CONTINUATION_WORDS["en"], MODIFIER_WORDS["en"])
-
-
-def slovenian() -> Matcher:
-    return matcher("sl", CONTINUATION_WORDS["sl"], MODIFIER_WORDS["sl"])
+def whole(language: str, text: str, home: HomeNames) -> Verdict:
+    """Whether the text is a whole command in the language's sentences (YES or NO, whatever
+    could follow), with the built-in guards."""
+    guards = Guards(CONTINUATION_WORDS[language], MODIFIER_WORDS[language])
+    return YES if matcher(language).whole(text, slot_lists(home), guards) else NO
 
 
 @pytest.mark.parametrize(("text", "named", "wild"), ENGLISH)
 def test_english_sentences_know_a_whole_command(text: str, named: Verdict, wild: Verdict) -> None:
-    assert english().judge(text, slot_lists(HOME_EN)) is named
-    assert english().judge(text, slot_lists(HomeNames())) is wild
+    assert whole("en", text, HOME_EN) is named
+    assert whole("en", text, HomeNames()) is wild
 
 
 @pytest.mark.parametrize(("text", "named", "wild"), SLOVENIAN)
 def test_slovenian_sentences_know_a_whole_command(text: str, named: Verdict, wild: Verdict) -> None:
-    assert slovenian().judge(text, slot_lists(HOME_SL)) is named
-    assert slovenian().judge(text, slot_lists(HomeNames())) is wild
+    assert whole("sl", text, HOME_SL) is named
+    assert whole("sl", text, HomeNames()) is wild
 
 
 def test_punctuation_and_case_do_not_matter() -> None:
-    assert english().judge("Open the garage door.", slot_lists(HOME_EN)) is YES
-    assert english().judge("", slot_lists(HOME_EN)) is NO
+    assert whole("en", "Open the garage door.", HOME_EN) is YES
+    assert whole("en", "", HOME_EN) is NO
 
 
 def test_a_client_may_name_what_the_home_has() -> None:
     """transcript_names (wyoming 1.10): names without a domain still complete the generic
     sentences."""
     home = HomeNames().with_names(["porch lamp"])
-    assert english().judge("turn on the porch lamp", slot_lists(home)) is YES
-    assert english().judge("turn on the porch", slot_lists(home)) is NO
+    assert whole("en", "turn on the porch lamp", home) is YES
+    assert whole("en", "turn on the porch", home) is NO
 
 
 def test_languages_map_to_the_sentence_data() -> None:
@@ -203,20 +201,22 @@ def test_until_the_verdict_comes_the_text_counts_as_incomplete() -> None:
 async def test_the_judge_works_off_the_event_loop_and_keeps_its_verdicts() -> None:
     completeness = Completeness()
     completeness.set_names(HOME_EN)
+    await completeness.warm(["en-US"])  # the sentences loaded, the grammar built
     judge = completeness.judge_for("en-US")
     assert judge is not None
-    first = judge("open the garage door")
+    first = judge("lock the front door")
     assert isinstance(first, asyncio.Future)
     assert await first is Verdict.COMPLETE
     checks = completeness.checks
-    assert judge("open the garage door") is Verdict.COMPLETE  # kept: no second match
+    assert judge("lock the front door") is Verdict.COMPLETE  # kept: no second match
     assert completeness.checks == checks
-    completeness.set_names(HomeNames())  # the names changed: judged anew
+    completeness.set_names(HomeNames())  # the names changed: the same text judged anew
     again = completeness.judge_for("en")
     assert again is not None
     verdict = again("lock the front door")
     assert not isinstance(verdict, Verdict)
-    assert await verdict is Verdict.INCOMPLETE
+    assert await verdict is Verdict.INCOMPLETE  # lock's sentences need a lock's name
+    assert completeness.checks == checks + 1
     assert completeness.judge_for("tlh") is None  # no sentence data: the word lists
     assert Completeness(enabled=False).judge_for("en") is None
     long = judge(" ".join(["word"] * 40))
@@ -260,10 +260,10 @@ def test_the_names_are_read_as_home_assistants_agent_matches_them() -> None:
         [{"name": "Upstairs", "aliases": []}],
     )
     assert names.entities == (
-        Name("Kitchen light", "light"),
-        Name("ceiling lamp", "light"),
-        Name("Garage door", "cover", "garage"),
-        Name("front door", "lock"),
+        Name("Kitchen light", "light", None, "light.kitchen"),
+        Name("ceiling lamp", "light", None, "light.kitchen"),
+        Name("Garage door", "cover", "garage", "cover.garage"),
+        Name("front door", "lock", None, "lock.front_door"),
     )
     assert (names.areas, names.floors) == (("Kitchen", "kuhinja", "Office"), ("Upstairs",))
 
@@ -291,9 +291,13 @@ def test_a_command_known_complete_waits_the_shorter_silence() -> None:
     """The sentences' COMPLETE waits endpoint_complete_silence_ms (never below the tail), the
     word lists endpoint_silence_ms, an incomplete text the longer silence."""
     rules = EndpointRules(250, 1000, CONTINUATION_WORDS["en"], complete_silence_ms=150, tail_ms=100)
-    assert rules.judged_wait_ms(Verdict.COMPLETE, after_final=False) == 150
-    assert rules.wait_ms("turn on the light", after_final=False) == 250
-    assert rules.judged_wait_ms(Verdict.INCOMPLETE, after_final=False) == 800
-    assert rules.judged_wait_ms(None, after_final=False) == 800
+    text = "turn on the light"
+    assert rules.judged_wait_ms(text, Verdict.COMPLETE, after_final=False) == 150
+    assert rules.wait_ms(text, after_final=False) == 250
+    assert rules.judged_wait_ms(text, Verdict.EXTENDABLE, after_final=False) == 350
+    assert rules.judged_wait_ms(text, Verdict.TARGET_OPEN, after_final=False) == 600
+    assert rules.judged_wait_ms(text, Verdict.TARGET_OPEN, after_final=True) == 600
+    assert rules.judged_wait_ms(text, Verdict.INCOMPLETE, after_final=False) == 800
+    assert rules.judged_wait_ms(text, None, after_final=False) == 800
     tail_bound = EndpointRules(250, 1000, None, complete_silence_ms=50, tail_ms=150)
-    assert tail_bound.judged_wait_ms(Verdict.COMPLETE, after_final=False) == 150
+    assert tail_bound.judged_wait_ms(text, Verdict.COMPLETE, after_final=False) == 150

@@ -72,7 +72,8 @@ def start_home(ctx: BridgeContext, environ: Mapping[str, str]) -> asyncio.Task[N
         ctx.completeness.describe(offered),
         f"from {where.source} ({redact(where.url)})" if where else "as wildcards (no hass_url)",
     )
-    return asyncio.create_task(ctx.completeness.warm(offered), name="load sentences")
+    warming = ctx.completeness.warm(offered, ctx.languages.default().language)
+    return asyncio.create_task(warming, name="load sentences")
 
 
 def build_discovery(ctx: BridgeContext) -> Discovery:

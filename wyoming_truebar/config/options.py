@@ -323,19 +323,41 @@ OPTIONS: tuple[Option, ...] = (
         _BOOL,
         "decide whether a paused command is complete by Home Assistant's own sentences "
         "(home-assistant-intents, matched with hassil as Home Assistant does) and the home's "
-        "names (hass_url): a complete command ends after endpoint_complete_silence_ms, anything "
-        "else after endpoint_incomplete_silence_ms; off, or for a language without sentence data, "
-        "the word lists (endpoint_words, endpoint_modifier_words) decide",
+        "names (hass_url): a complete command ends after endpoint_complete_silence_ms, one "
+        "more words could change after endpoint_extendable_silence_ms, one more words could "
+        "retarget after endpoint_target_silence_ms, anything else after "
+        "endpoint_incomplete_silence_ms; a text ending in a word of endpoint_words never ends "
+        "early; off, or for a language without sentence data, the word lists "
+        "(endpoint_words, endpoint_modifier_words) decide",
     ),
     Option(
         "endpoint_complete_silence_ms",
         150,
         vol.All(vol.Coerce(int), vol.Range(min=50, max=5000)),
         "milliseconds of silence that end a command Home Assistant's sentences know complete "
-        "(a whole sentence of an intent, with the home's names where it names one), instead of "
+        "(a whole sentence of an intent, with the home's names where it names one) and that "
+        'nothing in the home could extend ("what time is it"), instead of '
         "endpoint_silence_ms: such a command is over, so the bridge waits only long enough to "
         "tell a pause from the gap between two words; never less than endpoint_tail_ms, at most "
         "endpoint_silence_ms",
+    ),
+    Option(
+        "endpoint_extendable_silence_ms",
+        350,
+        vol.All(vol.Coerce(int), vol.Range(min=50, max=5000)),
+        "milliseconds of silence that end a command Home Assistant's sentences know complete "
+        'but that more words could change (a value, a unit, another part, as in "set a timer '
+        'for five minutes … and thirty seconds"); at least endpoint_complete_silence_ms, at '
+        "most endpoint_target_silence_ms",
+    ),
+    Option(
+        "endpoint_target_silence_ms",
+        600,
+        vol.All(vol.Coerce(int), vol.Range(min=50, max=5000)),
+        "milliseconds of silence that end a command Home Assistant's sentences know complete "
+        "but that more words could retarget in this home (an area for a target several "
+        'entities share, a name that begins a longer one, as in "turn on the light … in the '
+        'bedroom" or "turn on the desk … fan"); at most endpoint_incomplete_silence_ms',
     ),
     Option(
         "endpoint_incomplete_silence_ms",

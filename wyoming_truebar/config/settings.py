@@ -81,6 +81,8 @@ class Settings:
     endpoint_modifier_words: tuple[tuple[str, frozenset[str]], ...]
     endpoint_sentences: bool
     endpoint_complete_silence_ms: int
+    endpoint_extendable_silence_ms: int
+    endpoint_target_silence_ms: int
     endpoint_incomplete_silence_ms: int
     hass_url: str | None
     hass_token: str | None = field(repr=False)
@@ -189,6 +191,9 @@ def _read_secret(name: str, path: str) -> str:
 
 ORDERED_WAITS = (
     ("endpoint_complete_silence_ms", "endpoint_silence_ms"),
+    ("endpoint_complete_silence_ms", "endpoint_extendable_silence_ms"),
+    ("endpoint_extendable_silence_ms", "endpoint_target_silence_ms"),
+    ("endpoint_target_silence_ms", "endpoint_incomplete_silence_ms"),
     ("endpoint_silence_ms", "endpoint_modifier_silence_ms"),
     ("endpoint_modifier_silence_ms", "endpoint_max_silence_ms"),
     ("endpoint_silence_ms", "endpoint_incomplete_silence_ms"),

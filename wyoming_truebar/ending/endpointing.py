@@ -30,6 +30,12 @@ next word is still being decoded), so it settles only on later evidence:
 Without usable word times the first rule never fires: only Truebar's final (come `lag_ms`
 after the end of speech) or the long silence end a command. A language with no word list
 ends on the long silence only.
+
+With Home Assistant's sentences (a `Judge`, `home/`), the short silence is the verdict's: a
+whole command nothing could change waits `complete_silence_ms`, one more words could change
+`extendable_silence_ms`, one more words could retarget `target_silence_ms`, anything else
+`incomplete_silence_ms`. The word list still guards: a text that ends in a word announcing
+more or a hesitation never ends early, whatever the sentences say.
 """
 
 from __future__ import annotations
@@ -78,9 +84,17 @@ Vad = Callable[[npt.NDArray[np.int16]], float]
 
 
 class Verdict(StrEnum):
-    """What Home Assistant's sentences say of a running text (`sentences.Matcher`)."""
+    """What Home Assistant's sentences say of a running text (`sentences.Matcher`), with the
+    home's names: whether it is a whole command, and what more words could still change."""
 
     COMPLETE = "complete"
+    """Whole, and nothing this home knows would change it ("what time is it")."""
+    EXTENDABLE = "extendable"
+    """Whole, but more words could change what Home Assistant does: a value, a unit, another
+    part ("set a timer for five minutes … and thirty seconds")."""
+    TARGET_OPEN = "target_open"
+    """Whole, but more words could change what it acts on: an area for a target several
+    entities share, a longer name ("turn on the light … in the bedroom", "the desk … fan")."""
     INCOMPLETE = "incomplete"
 
 
@@ -105,25 +119,82 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+FILLER_WORDS: Mapping[str, frozenset[str]] = {
+    "en": _words("uh um er erm hmm ah eh"),
+    "sl": _words("eee ee mmm hm ehm"),
+    "de": _words("äh ähm hm"),
+    "fr": _words("euh heu hum ben bah"),
+    "it": _words("ehm eh mmm boh"),
+    "es": _words("eh em mmm este"),
+    "pt": _words("hum hã ah"),
+    "nl": _words("uh eh ehm uhm"),
+    "hr": _words("ehm hm mmm"),
+}
+"""Per language: hesitations. A text never ends in one, and one Truebar's final dropped is
+never put back into a transcript. A language without a list takes all of them."""
+ANY_FILLER = frozenset().union(*FILLER_WORDS.values())
+
+
+def filler_words(language: str) -> frozenset[str]:
+    """A language's hesitations (every list's, for a language without one)."""
+    return FILLER_WORDS.get(language.lower().replace("_", "-").split("-")[0], ANY_FILLER)
+
+
 CONTINUATION_WORDS: Mapping[str, frozenset[str]] = {
     # Function words that announce more, and hesitations. Not "on"/"off"/"up": commands end
     # in them ("turn the light on").
     "en": _words(
         "a an the to for of at in into onto with from by and or but about as than is are "
-        "was be my your our their his her its this that these those some any uh um er erm "
-        "hmm ah eh"
-    ),
+        "was be my your our their his her its this that these those some any"
+    )
+    | FILLER_WORDS["en"],
     "sl": _words(
         "za na v vo s z k h pri po o od do iz čez med nad pod pred skozi proti in ter pa ali "
-        "da ki ko če ker kot ampak moj moja moje tvoj naš vaš ta to tisti tista eee ee mmm "
-        "hm ehm"
-    ),
+        "da ki ko če ker kot ampak moj moja moje tvoj naš vaš ta to tisti tista"
+    )
+    | FILLER_WORDS["sl"],
     "de": _words(
         "der die das den dem des ein eine einen einem einer und oder aber zu zum zur für "
-        "auf an in im am mit von vom bei nach um ins äh ähm hm mein meine"
-    ),
+        "auf an in im am mit von vom bei nach um ins mein meine"
+    )
+    | FILLER_WORDS["de"],
 }
 """Per language (the code before any region): the words a complete command does not end in."""
+
+SAFE_WORDS: Mapping[str, frozenset[str]] = {
+    # Articles, prepositions (and their contractions), conjunctions, possessives and
+    # demonstratives: closed classes, so a short list is the whole class. Used only where Home
+    # Assistant's sentences judge a language that has no list above (`Completeness`).
+    "fr": _words(
+        "le la les l un une des du de d au aux à en dans sur sous pour par avec sans chez "
+        "vers et ou mais que qu mon ma mes ton ta tes son sa ses notre nos votre vos leur "
+        "leurs ce cet cette ces"
+    ),
+    "it": _words(
+        "il lo la i gli le l un uno una di del dello della dei degli delle d a al allo alla "
+        "ai agli alle da dal dallo dalla dai dagli dalle in nel nello nella nei negli nelle "
+        "su sul sullo sulla sui sugli sulle con per tra fra e o ma mio mia miei mie tuo tua "
+        "suo sua nostro nostra questo questa quel quella"
+    ),
+    "es": _words(
+        "el la los las lo un una unos unas de del a al en con por para sobre entre hacia "
+        "y o pero mi mis tu tus su sus ese esa"
+    ),
+    "pt": _words(
+        "o a os as um uma uns umas de do da dos das em no na nos nas ao aos à às por pelo "
+        "pela com para e ou mas meu minha seu sua este esta esse essa"
+    ),
+    "nl": _words(
+        "de het een van in op aan met voor naar bij uit en of maar mijn jouw zijn haar ons "
+        "onze deze dit die dat"
+    ),
+    "hr": _words(
+        "u na za s sa k ka iz od do o po pri kod i ili ali a moj moja moje tvoj taj ta to "
+        "ovaj ova ovo"
+    ),
+}
+"""Per language without a list above: the function words a command cannot end in (the safe
+defaults of the judged path; see `Completeness.guard_words`)."""
 
 MODIFIER_WORDS: Mapping[str, frozenset[str]] = {
     # Rooms, places and parts that often name the kind of a following noun ("the bedroom …
@@ -186,19 +257,25 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def restore_lost_words(final: str, interim: str) -> str | None:
+def restore_lost_words(
+    final: str, interim: str, fillers: frozenset[str] = ANY_FILLER
+) -> str | None:
     """Truebar's final with the words it dropped at its end, when its words are a strict
     prefix of the interim's (compared lower-cased, punctuation ignored): the final's own
-    text, then the interim's missing words, before the final's closing punctuation. None
-    when the final is not such a prefix (it has every word, or other words)."""
+    text, then the interim's missing words but its hesitations (`fillers`), before the
+    final's closing punctuation. None when the final is not such a prefix (it has every
+    word, or other words), or only hesitations are missing."""
     said = [w.lower() for w in _WORD.findall(final)]
     heard = _WORD.findall(interim)
     if len(said) >= len(heard) or [w.lower() for w in heard[: len(said)]] != said:
         return None
+    missing = [w for w in heard[len(said) :] if w.lower() not in fillers]
+    if not missing:
+        return None
     body = final.rstrip()
     closing = body[len(body.rstrip(".!?…")) :]
     body = body[: len(body) - len(closing)]
-    return " ".join([body, *heard[len(said) :]]).strip() + closing
+    return " ".join([body, *missing]).strip() + closing
 
 
 Judge = Callable[[str], Verdict | asyncio.Future[Verdict]]
@@ -218,7 +295,12 @@ class EndpointRules:
     """With a sentence judge: the silence that ends a command its sentences do not complete
     (an unfinished command, or free-form speech), or one whose verdict has not come yet."""
     complete_silence_ms: float = 150.0
-    """With a sentence judge: the silence that ends a command its sentences complete."""
+    """With a sentence judge: the silence that ends a command its sentences complete and
+    nothing in the home could extend (Verdict.COMPLETE)."""
+    extendable_silence_ms: float = 350.0
+    """... a whole command more words could change (Verdict.EXTENDABLE)."""
+    target_silence_ms: float = 600.0
+    """... a whole command more words could retarget (Verdict.TARGET_OPEN)."""
     modifiers: frozenset[str] = frozenset()
     """Words after which a pause waits `modifier_silence_ms` (MODIFIER_WORDS)."""
     openers: frozenset[str] = frozenset()
@@ -253,11 +335,18 @@ class EndpointRules:
             wait = max(wait, self.modifier_silence_ms)
         return max(wait, self.tail_ms)
 
-    def judged_wait_ms(self, verdict: Verdict | None, after_final: bool) -> float:
+    def judged_wait_ms(self, text: str, verdict: Verdict | None, after_final: bool) -> float | None:
         """The silence after which a text may end the command, by its sentences' verdict
-        (None: not come yet)."""
+        (None: not come yet). A text that ends in a word that announces more or a hesitation
+        (`words`) never ends early, whatever the verdict (None: only the long silence)."""
+        if self.words is not None and last_word(text) in self.words:
+            return None
         if verdict is Verdict.COMPLETE:
             wait = self.final_silence_ms if after_final else self.complete_silence_ms
+        elif verdict is Verdict.EXTENDABLE:
+            wait = self.extendable_silence_ms
+        elif verdict is Verdict.TARGET_OPEN:
+            wait = self.target_silence_ms
         else:
             wait = self.incomplete_silence_ms
         return max(wait, self.tail_ms)
@@ -428,8 +517,8 @@ class Endpointer:
         the text has changed is dropped."""
         if text == self._text:
             rules = self._rules
-            self._wait = rules.judged_wait_ms(verdict, after_final=False)
-            self._wait_final = rules.judged_wait_ms(verdict, after_final=True)
+            self._wait = rules.judged_wait_ms(text, verdict, after_final=False)
+            self._wait_final = rules.judged_wait_ms(text, verdict, after_final=True)
 
     def _covers(self) -> bool:
         """Whether the running text covers the speech (the module's evidence model)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from ..config.settings import Settings
 from .endpointing import (
@@ -83,18 +84,75 @@ def reads_early(version: str | None) -> bool:
     return (int(found.group(1)), int(found.group(2))) >= EARLY_READERS
 
 
-def rules_for(settings: Settings, language: str) -> EndpointRules:
-    """The endpointer's rules for a language, with the settings' word lists first."""
+class Sensitivity(StrEnum):
+    """Home Assistant's "finished speaking detection" for a satellite (wyoming 1.10's
+    `vad_sensitivity`): how long a pause it takes for the end of the command."""
+
+    DEFAULT = "default"
+    RELAXED = "relaxed"
+    AGGRESSIVE = "aggressive"
+
+
+HA_SILENCE_S = {Sensitivity.DEFAULT: 0.7, Sensitivity.RELAXED: 1.25, Sensitivity.AGGRESSIVE: 0.25}
+"""The silence Home Assistant's own detector waits at each setting (`VoiceCommandSegmenter`)."""
+
+
+def patience(sensitivity: Sensitivity) -> float:
+    """How much longer than the settings' waits the bridge waits at a sensitivity: as much as
+    Home Assistant's own silence at it, against its default (relaxed 1.79x, aggressive
+    0.36x)."""
+    return HA_SILENCE_S[sensitivity] / HA_SILENCE_S[Sensitivity.DEFAULT]
+
+
+def sensitivity_of(value: object) -> Sensitivity | None:
+    """A sensitivity from a client's or Home Assistant's word for it (None: not one)."""
+    try:
+        return Sensitivity(str(value).lower())
+    except ValueError:
+        return None
+
+
+def rules_for(
+    settings: Settings,
+    language: str,
+    guard: frozenset[str] | None = None,
+    sensitivity: Sensitivity = Sensitivity.DEFAULT,
+) -> EndpointRules:
+    """The endpointer's rules for a language, with the settings' word lists first (`guard`:
+    the judged path's, from Home Assistant's sentences). Every wait is stretched or shortened
+    by the sensitivity's `patience`; none falls below the complete wait, which only grows
+    (relaxed), and the tail is the tail."""
     s = settings
+    factor = patience(sensitivity)
+    complete = s.endpoint_complete_silence_ms * max(factor, 1.0)
+
+    def wait(ms: int) -> float:
+        return max(ms * factor, complete)
+
+    words = word_list(language, dict(s.endpoint_words), CONTINUATION_WORDS)
     return EndpointRules(
-        s.endpoint_silence_ms,
-        s.endpoint_max_silence_ms,
-        word_list(language, dict(s.endpoint_words), CONTINUATION_WORDS),
+        wait(s.endpoint_silence_ms),
+        wait(s.endpoint_max_silence_ms),
+        guard if guard is not None else words,
         modifiers=word_list(language, dict(s.endpoint_modifier_words), MODIFIER_WORDS)
         or frozenset(),
         openers=word_list(language, {}, QUESTION_OPENERS) or frozenset(),
-        modifier_silence_ms=s.endpoint_modifier_silence_ms,
+        modifier_silence_ms=wait(s.endpoint_modifier_silence_ms),
         tail_ms=s.endpoint_tail_ms,
-        incomplete_silence_ms=s.endpoint_incomplete_silence_ms,
-        complete_silence_ms=s.endpoint_complete_silence_ms,
+        incomplete_silence_ms=wait(s.endpoint_incomplete_silence_ms),
+        complete_silence_ms=complete,
+        extendable_silence_ms=wait(s.endpoint_extendable_silence_ms),
+        target_silence_ms=wait(s.endpoint_target_silence_ms),
+    )
+
+
+def describe_waits(settings: Settings, sensitivity: Sensitivity) -> str:
+    """The judged waits at a sensitivity, in words (--check, the start-up log, the docs)."""
+    rules = rules_for(settings, "en", frozenset(), sensitivity)
+    return (
+        f"{sensitivity.value}: a whole command nothing could change ends after "
+        f"{rules.complete_silence_ms:.0f} ms of silence, one more words could change after "
+        f"{rules.extendable_silence_ms:.0f} ms, one they could retarget after "
+        f"{rules.target_silence_ms:.0f} ms, anything else after "
+        f"{rules.incomplete_silence_ms:.0f} ms, any text after {rules.max_silence_ms:.0f} ms"
     )

@@ -14,21 +14,34 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from hassil.intents import SlotList
 
 from ..ending.endpointing import (
+    ANY_FILLER,
     CONTINUATION_WORDS,
+    FILLER_WORDS,
     MODIFIER_WORDS,
+    SAFE_WORDS,
     Judge,
     Verdict,
     word_list,
     words_of,
 )
-from .sentences import HomeNames, data_version, matcher, sentence_language, slot_lists
+from .continuations import HomeIndex
+from .grammar import Grammar
+from .names import HomeNames
+from .sentences import (
+    Guards,
+    data_version,
+    matcher,
+    sentence_grammar,
+    sentence_language,
+    slot_lists,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,8 +59,7 @@ class _Question:
     """One text to judge, with what judging it needs."""
 
     language: str
-    announcing: frozenset[str]
-    modifiers: frozenset[str]
+    guards: Guards
     names: NamesKey
     home: HomeNames
     text: str
@@ -56,16 +68,29 @@ class _Question:
 class Completeness:
     """The sentences' verdicts for running texts, off the event loop (see the module)."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        enabled: bool = True,
+        words: Mapping[str, frozenset[str]] | None = None,
+        modifiers: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self.enabled = enabled
+        self._words = dict(words or {})
+        """The settings' endpoint_words: a language's list, replacing the built-in one."""
+        self._modifiers = dict(modifiers or {})
+        """The settings' endpoint_modifier_words, likewise."""
+        self._closing: dict[str, frozenset[str]] = {}
+        """Per sentence language: the short words its sentences never end in (loaded)."""
+        self._building: set[str] = set()
+        """Sentence languages whose grammar is to be built on the sentences' thread."""
         self.names = HomeNames()
         """The home's names (from Home Assistant; empty: names are wildcards)."""
         self.names_version = 0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sentences")
         self._verdicts: OrderedDict[tuple[str, NamesKey, str], Verdict] = OrderedDict()
         self._pending: dict[tuple[str, NamesKey, str], asyncio.Future[Verdict]] = {}
-        self._lists: dict[NamesKey, dict[str, SlotList]] = {}
-        """Slot lists by names (used on the sentences' thread only)."""
+        self._lists: dict[NamesKey, tuple[dict[str, SlotList], HomeIndex]] = {}
+        """Slot lists and the walk's index by names (used on the sentences' thread only)."""
         self.checks = 0
         self.seconds: list[float] = []
         """The latest checks' durations (for metrics and benchmarks)."""
@@ -76,6 +101,21 @@ class Completeness:
         self.names_version += 1
         self._verdicts.clear()
 
+    def guard_words(self, language: str) -> frozenset[str] | None:
+        """The words a complete command never ends in, where the sentences judge a language:
+        the settings' endpoint_words for it, else the built-in list, else the safe defaults
+        (the function words of SAFE_WORDS and the short words the language's sentences never
+        end in), with every hesitation. None: the sentences do not judge this language."""
+        lang = sentence_language(language) if self.enabled else None
+        if lang is None:
+            return None
+        base = language.lower().replace("_", "-").split("-")[0]
+        listed = word_list(language, self._words, CONTINUATION_WORDS)
+        if listed is not None:
+            return listed | FILLER_WORDS.get(base, frozenset())
+        safe = word_list(base, {}, SAFE_WORDS) or frozenset()
+        return safe | self._closing.get(lang, frozenset()) | FILLER_WORDS.get(base, ANY_FILLER)
+
     def judge_for(self, language: str, extra: Iterable[str] = ()) -> Judge | None:
         """The endpointer's judge for one utterance (None: off, or the language has no
         sentence data, so the word lists decide)."""
@@ -85,8 +125,8 @@ class Completeness:
         base = language.lower().replace("_", "-").split("-")[0]
         if lang is None:
             return None
-        announcing = word_list(base, {}, CONTINUATION_WORDS) or frozenset()
-        modifiers = word_list(base, {}, MODIFIER_WORDS) or frozenset()
+        announcing = self.guard_words(language) or frozenset()
+        modifiers = word_list(base, self._modifiers, MODIFIER_WORDS) or frozenset()
         names: NamesKey = (self.names_version, tuple(sorted({n for n in extra if n.strip()})))
         home = self.names.with_names(names[1])
 
@@ -101,7 +141,7 @@ class Completeness:
             pending = self._pending.get(key)
             if pending is None:
                 loop = asyncio.get_running_loop()
-                asked = _Question(lang, announcing, modifiers, names, home, text)
+                asked = _Question(lang, Guards(announcing, modifiers), names, home, text)
                 pending = loop.run_in_executor(self._executor, self._judge_now, asked)
                 self._pending[key] = pending
                 pending.add_done_callback(lambda done: self._keep(key, done))
@@ -120,33 +160,58 @@ class Completeness:
     def _judge_now(self, asked: _Question) -> Verdict:
         """On the sentences' thread: the verdict."""
         started = time.perf_counter()
-        lists = self._lists.get(asked.names)
-        if lists is None:
-            lists = self._lists[asked.names] = slot_lists(asked.home)
+        home = self._lists.get(asked.names)
+        if home is None:
+            home = self._lists[asked.names] = (slot_lists(asked.home), HomeIndex(asked.home))
             if len(self._lists) > 64:
                 self._lists.pop(next(iter(self._lists)))
-        found = matcher(asked.language, asked.announcing, asked.modifiers)
-        verdict = found.judge(asked.text, lists)
+        built = self._grammar(asked.language)
+        verdict = matcher(asked.language).judge(asked.text, *home, asked.guards, built)
         self.checks += 1
         self.seconds = [*self.seconds[-511:], time.perf_counter() - started]
         _LOGGER.debug("sentences: %r is %s", asked.text, verdict)
         return verdict
 
-    async def warm(self, languages: Iterable[str]) -> None:
+    def _grammar(self, language: str) -> Grammar | None:
+        """On the sentences' thread: the language's grammar, if it is built; if not, it is
+        built right after this verdict, on this thread (the verdicts meanwhile count a whole
+        command as one more words could retarget: patience)."""
+        found = sentence_grammar(language, build=False)
+        if found is None and language not in self._building:
+            self._building.add(language)
+            self._executor.submit(self._build, language)
+        return found
+
+    def _build(self, language: str) -> None:
+        """On the sentences' thread: build a language's grammar (once per process)."""
+        try:
+            built = sentence_grammar(language, build=True)
+        except Exception:  # a bug: logged; that language's whole commands stay patient
+            _LOGGER.exception("sentences: cannot build the %s grammar", language)
+            return
+        if built is not None:
+            self._closing[language] = built.closing_words()
+
+    async def warm(self, languages: Iterable[str], first: str | None = None) -> None:
         """Load the languages' sentences and make each one's first (slow) match, on the
-        sentences' thread, ahead of the first utterance."""
-        jobs = []
-        for language in languages:
-            judge = self.judge_for(language)
-            if judge is not None:
-                verdict = judge("")
-                if isinstance(verdict, asyncio.Future):
-                    jobs.append(verdict)
-                verdict = judge("what time is it")  # a first real match of the language
-                if isinstance(verdict, asyncio.Future):
-                    jobs.append(verdict)
-        if jobs:
-            await asyncio.gather(*jobs)
+        sentences' thread, ahead of the first utterance; build the grammar of the `first`
+        language (the default one), the others' when they are first spoken."""
+        if not self.enabled:
+            return
+        loop = asyncio.get_running_loop()
+        found = [lang for lang in map(sentence_language, languages) if lang is not None]
+        main = sentence_language(first) if first else (found[0] if found else None)
+        jobs = [loop.run_in_executor(self._executor, self._load, lang) for lang in found]
+        if main is not None:
+            self._building.add(main)
+            jobs.append(loop.run_in_executor(self._executor, self._build, main))
+        await asyncio.gather(*jobs)
+
+    def _load(self, language: str) -> None:
+        """On the sentences' thread: a language's sentences, and a first match with them."""
+        found = matcher(language)
+        for text in ("", "what time is it"):
+            found.whole(text, slot_lists(HomeNames()))
 
     def languages(self, offered: Iterable[str]) -> list[str]:
         """Which of the offered languages have sentence data."""
@@ -163,5 +228,5 @@ class Completeness:
         )
 
     def close(self) -> None:
-        """Stop the sentences' thread."""
+        """Stop the sentences' threads."""
         self._executor.shutdown(wait=False, cancel_futures=True)

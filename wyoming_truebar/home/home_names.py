@@ -22,8 +22,9 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from ..config.settings import Settings
+from ..ending.live import Sensitivity, sensitivity_of
 from ..truebar.network import redact
-from .sentences import HomeNames, Name
+from .names import HomeNames, Name
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -106,6 +107,9 @@ class HomeAssistantNames:
         self.failure: str | None = None
         """Why the latest attempt failed (None: it did not)."""
         self.reads = 0
+        self.sensitivity: Sensitivity | None = None
+        """The most patient "finished speaking detection" of the home's satellites (None:
+        none has one, or none read yet)."""
 
     def __repr__(self) -> str:
         return f"HomeAssistantNames({self._where!r}, reads={self.reads})"
@@ -273,6 +277,10 @@ class HomeAssistantNames:
             entries = {k: v for k, v in (found or {}).items() if isinstance(v, dict)}
         areas = await self._optional(ws, reader, {"type": "config/area_registry/list"})
         floors = await self._optional(ws, reader, {"type": "config/floor_registry/list"})
+        listed = await self._optional(
+            ws, reader, {"type": "config/entity_registry/list_for_display"}
+        )
+        self.sensitivity = satellites_sensitivity(listed or {}, states or [])
         names = home_names(set(ids), states or [], entries, areas or [], floors or [])
         self.reads += 1
         if self.failure is not None or self.names is None:
@@ -310,8 +318,35 @@ def home_names(
         spoken += [a for a in (entries.get(entity_id) or {}).get("aliases") or [] if a]
         for text in dict.fromkeys(str(s).strip() for s in spoken):
             if text:
-                entities.append(Name(text, domain, str(device_class) if device_class else None))
+                kind = str(device_class) if device_class else None
+                entities.append(Name(text, domain, kind, entity_id))
     return HomeNames(tuple(entities), _with_aliases(areas), _with_aliases(floors))
+
+
+SENSITIVITY_KEY = "vad_sensitivity"
+"""The translation key of a satellite's "finished speaking detection" select entity (Home
+Assistant's assist_pipeline: one per satellite, whatever its integration)."""
+PATIENCE_ORDER = (Sensitivity.AGGRESSIVE, Sensitivity.DEFAULT, Sensitivity.RELAXED)
+
+
+def satellites_sensitivity(listed: Any, states: list[Any]) -> Sensitivity | None:
+    """The most patient "finished speaking detection" any satellite of the home asks for
+    (None: no satellite has one). The bridge cannot tell which satellite speaks (Home
+    Assistant does not say), so one satellite set to relaxed makes every command wait as long
+    as that one needs."""
+    entries = listed.get("entities") if isinstance(listed, dict) else None
+    selects = {
+        entry.get("ei")
+        for entry in entries or []
+        if isinstance(entry, dict) and entry.get("tk") == SENSITIVITY_KEY
+    }
+    found = [
+        sensitivity_of(state.get("state"))
+        for state in states
+        if isinstance(state, dict) and state.get("entity_id") in selects
+    ]
+    chosen = [s for s in found if s is not None]
+    return max(chosen, key=PATIENCE_ORDER.index) if chosen else None
 
 
 def _with_aliases(items: list[Any]) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ the bridge does not know the satellite, so any area counts.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,9 @@ from hassil.intents import SlotList, TextSlotList, TextSlotValue, WildcardSlotLi
 from home_assistant_intents import get_intents, get_languages
 
 from ..ending.endpointing import Verdict, words_of
+from .continuations import Extension, HomeIndex, extension
+from .grammar import Grammar
+from .names import HomeNames
 
 NAME_LISTS = ("name", "area", "floor")
 """The slot lists that hold the home's names."""
@@ -51,32 +55,6 @@ ANY_DOMAIN = (
 )
 """The domains a name of unknown domain (a client's transcript_names) may have: every
 sentence that needs one of them takes it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Name:
-    """An entity's name (or alias) as the home's sentences match it."""
-
-    text: str
-    domain: str | None = None
-    device_class: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HomeNames:
-    """The names a home's commands use: exposed entities, areas and floors."""
-
-    entities: tuple[Name, ...] = ()
-    areas: tuple[str, ...] = ()
-    floors: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.entities or self.areas or self.floors)
-
-    def with_names(self, names: Iterable[str]) -> HomeNames:
-        """These names and more entity names (no domain: a client's transcript_names)."""
-        extra = tuple(Name(n) for n in names if n.strip())
-        return HomeNames(self.entities + extra, self.areas, self.floors) if extra else self
 
 
 def sentence_language(language: str) -> str | None:
@@ -145,60 +123,119 @@ def _plain(name: str, texts: Iterable[str]) -> TextSlotList:
     return TextSlotList.from_tuples([p for p in pairs if p[0]], allow_template=False, name=name)
 
 
+@dataclass(frozen=True, slots=True)
+class Guards:
+    """The words that keep a wildcard from standing for what a speaker has not finished."""
+
+    announcing: frozenset[str] = frozenset()
+    """Words that announce more ("the", "for"): no wildcard may end in one."""
+    modifiers: frozenset[str] = frozenset()
+    """Words that often modify a following noun ("front"): no wildcard name ends in one."""
+
+
 @dataclass
 class Matcher:
     """One language's sentences: judges texts against them with a home's slot lists."""
 
     language: str
-    announcing: frozenset[str] = frozenset()
-    """Words that announce more ("the", "for"): no wildcard may end in one."""
-    modifiers: frozenset[str] = frozenset()
-    """Words that often modify a following noun ("front"): no wildcard name ends in one."""
     intents: Intents = field(init=False)
     vocabulary: frozenset[str] = field(init=False)
+    lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    """Held while hassil matches with the sentences, or a grammar is built from them."""
 
     def __post_init__(self) -> None:
-        data = get_intents(self.language)
-        if data is None:
-            raise LookupError(self.language)
-        self.intents = Intents.from_dict(data)
+        self.intents = Intents.from_dict(sentence_data(self.language))
         self.vocabulary = vocabulary(self.intents)
 
-    def judge(self, text: str, lists: Mapping[str, SlotList]) -> Verdict:
-        """Whether the text is a whole command (see the module)."""
+    def judge(
+        self,
+        text: str,
+        lists: Mapping[str, SlotList],
+        index: HomeIndex,
+        guards: Guards,
+        grammar: Grammar | None,
+    ) -> Verdict:
+        """Whether the text is a whole command (see the module) and, if it is, what more
+        words could change (`continuations`, with the home's names in `index`); until the
+        language's `grammar` is built, a whole command may change anything (TARGET_OPEN:
+        the most patience)."""
+        if not self.whole(text, lists, guards):
+            return Verdict.INCOMPLETE
+        if grammar is None:
+            return Verdict.TARGET_OPEN
+        return EXTENSIONS[extension(grammar, words_of(text), index)]
+
+    def whole(self, text: str, lists: Mapping[str, SlotList], guards: Guards = Guards()) -> bool:
+        """Whether the text matches a sentence whole, as Home Assistant would match it."""
         spoken = " ".join(words_of(text))
         if not spoken:
-            return Verdict.INCOMPLETE
-        result = recognize_best(
-            spoken,
-            self.intents,
-            slot_lists=dict(lists),
-            intent_context=dict(ANY_AREA),
-            language=self.language,
-            best_slot_name="name",
-        )
+            return False
+        with self.lock:
+            result = recognize_best(
+                spoken,
+                self.intents,
+                slot_lists=dict(lists),
+                intent_context=dict(ANY_AREA),
+                language=self.language,
+                best_slot_name="name",
+            )
         if result is None:
-            return Verdict.INCOMPLETE
+            return False
         wild = isinstance(lists.get("name"), WildcardSlotList)
         said = spoken.split()
-        for name, entity in result.entities.items():
-            if entity.is_wildcard and not self._plausible(name, str(entity.text), wild, said):
-                return Verdict.INCOMPLETE
-        return Verdict.COMPLETE
+        return all(
+            self._plausible(name, str(entity.text), wild, said, guards)
+            for name, entity in result.entities.items()
+            if entity.is_wildcard
+        )
 
-    def _plausible(self, slot: str, value: str, names_unknown: bool, said: list[str]) -> bool:
+    def _plausible(
+        self, slot: str, value: str, names_unknown: bool, said: list[str], guards: Guards
+    ) -> bool:
         """Whether a wildcard's value can be what it stands for (see the module)."""
         words = words_of(value)
-        if not words or words[-1] in self.announcing:
+        if not words or words[-1] in guards.announcing:
             return False
-        if said[-len(words) :] == words and words[-1] in self.modifiers:
+        if said[-len(words) :] == words and words[-1] in guards.modifiers:
             return False  # it ends the text, in a word that often goes on: "the front"
         if not (names_unknown and slot in NAME_LISTS):
             return True
         return any(w not in self.vocabulary for w in words)
 
 
+EXTENSIONS = {
+    Extension.NONE: Verdict.COMPLETE,
+    Extension.VALUE: Verdict.EXTENDABLE,
+    Extension.TARGET: Verdict.TARGET_OPEN,
+}
+
+
 @functools.cache
-def matcher(language: str, announcing: frozenset[str], modifiers: frozenset[str]) -> Matcher:
+def matcher(language: str) -> Matcher:
     """The process's matcher for a sentence language (loaded once; raises LookupError)."""
-    return Matcher(language, announcing, modifiers)
+    return Matcher(language)
+
+
+def sentence_data(language: str) -> dict[str, Any]:
+    """A sentence language's data, as home-assistant-intents bundles it (raises LookupError)."""
+    data = get_intents(language)
+    if data is None:
+        raise LookupError(language)
+    return data
+
+
+_GRAMMARS: dict[str, Grammar] = {}
+"""The process's grammars, by sentence language, once built (`grammar`)."""
+
+
+def sentence_grammar(language: str, build: bool) -> Grammar | None:
+    """A language's sentences as a word automaton: None until it is built (`build`: build it
+    now, 0.3-2 s and 2-8 MB per language, from the matcher's own parse of the sentences,
+    under its lock: never while another thread matches with them)."""
+    found = _GRAMMARS.get(language)
+    if found is None and build:
+        sentences = matcher(language)
+        with sentences.lock:
+            found = _GRAMMARS.get(language) or Grammar(language, sentences.intents)
+        _GRAMMARS[language] = found
+    return found

@@ -27,10 +27,11 @@ from ..ending.endpointing import (
     DEFAULT_LAG_MS,
     Endpointer,
     earshot_vad,
+    filler_words,
     restore_lost_words,
     word_count,
 )
-from ..ending.live import PACE_MARK, Pace, reads_early, rules_for
+from ..ending.live import PACE_MARK, Pace, Sensitivity, reads_early, rules_for, sensitivity_of
 from ..ending.meter import Meter
 from ..truebar.session import TruebarSession
 from .audio import AudioConverter
@@ -192,14 +193,27 @@ class BridgeHandler:
         _LOGGER.debug("%s: utterance started (%s)", self.label, choice.tag)
 
     def _endpointer(self, choice: Choice) -> Endpointer:
-        """The utterance's endpointer: its language's rules, Home Assistant's sentences with
-        the names the client sent, the text lag learned so far."""
+        """The utterance's endpointer: its language's rules at the sensitivity asked for,
+        Home Assistant's sentences with the names the client sent, the text lag learned so
+        far."""
         ctx = self._ctx
         names = self._request.transcript_names if self._request is not None else None
         judge = ctx.completeness.judge_for(choice.language, names or ())
-        endpointer = Endpointer(rules_for(ctx.settings, choice.language), earshot_vad(), judge)
+        guard = ctx.completeness.guard_words(choice.language) if judge is not None else None
+        rules = rules_for(ctx.settings, choice.language, guard, self._sensitivity())
+        endpointer = Endpointer(rules, earshot_vad(), judge)
         endpointer.lag_ms = ctx.conventions.lag_ms(DEFAULT_LAG_MS)
         return endpointer
+
+    def _sensitivity(self) -> Sensitivity:
+        """How patient to be: the client's vad_sensitivity (wyoming 1.10), else the most
+        patient of the home's satellites (read from Home Assistant), else the default."""
+        asked = self._request.vad_sensitivity if self._request is not None else None
+        found = sensitivity_of(asked) if asked is not None else None
+        home = self._ctx.home
+        if found is None and home is not None:
+            found = home.sensitivity
+        return found or Sensitivity.DEFAULT
 
     def _endpointing_wanted(self) -> bool:
         """Endpointing is on in the settings, the client did not opt out, and it can take an
@@ -353,7 +367,8 @@ class BridgeHandler:
         utt.answered = asyncio.get_running_loop().time()
         heard = utt.endpointer
         if heard is not None and utt.ending in BRIDGE_ENDINGS:
-            restored = restore_lost_words(text, heard.covering_text)
+            fillers = filler_words(utt.choice.language)
+            restored = restore_lost_words(text, heard.covering_text, fillers)
             if restored is not None:
                 utt.restored = word_count(restored) - word_count(text)
                 text = restored
