@@ -23,6 +23,7 @@ GAP_MS = 70
 """Between words of one phrase, as in connected speech."""
 TAIL_MS = 300
 WRITTEN = {"pet": "5", "dvajset": "20", "petdeset": "50", "deset": "10", "tri": "3"}
+WRITTEN["trideset"] = "30"
 """How a normalising NLP stage writes the number words the fixtures use."""
 
 # (words; "…NNN" marks a pause of NNN ms after the word before it, kind, in noise)
@@ -59,7 +60,16 @@ FIXTURES: list[tuple[str, str, bool]] = [
     ("nastavi …500 časovnik za deset minut", "verb_pause", False),
     ("nastavi …450 temperaturo na dvajset stopinj", "verb_pause", False),
     ("povej mi šalo …500 o mačkah", "free_form", False),
+    ("prižgi luči …450 v kuhinji", "goes_on", False),
+    ("ugasni luč …450 v spalnici", "goes_on", False),
+    ("prižgi luč …450 v spalnici", "goes_on", False),
+    ("ugasni luči …450 v kuhinji", "goes_on", False),
+    ("prižgi luči …300 v dnevni sobi", "goes_on", False),
+    ("prižgi ventilator …450 v spalnici", "goes_on", False),
+    ("nastavi časovnik za pet minut …300 in trideset sekund", "goes_on", False),
 ]
+CHANGES = {"nastavi časovnik za pet minut …300 in trideset sekund": "value"}
+"""What the rest of a goes_on fixture changes in the test home (else: its target)."""
 
 
 def synthesise(word: str, folder: Path) -> np.ndarray:
@@ -117,9 +127,10 @@ def main() -> None:
                 samples = samples + brown_noise(len(samples), seed=index)
             name = stem + ".wav"
             write_wav(OUT / name, samples)
-            listing.append(
-                {"file": name, "text": text, "kind": kind, "pause_ms": pause, "words": words}
-            )
+            entry = {"file": name, "text": text, "kind": kind, "pause_ms": pause, "words": words}
+            if kind == "goes_on":
+                entry["changes"] = CHANGES.get(spec, "target")
+            listing.append(entry)
     comment = (
         "Slovenian commands Home Assistant's Slovenian sentences understand (espeak-ng sl, each "
         "word synthesised apart and joined with 70 ms gaps, 16 kHz mono s16le). words: each "
@@ -127,7 +138,9 @@ def main() -> None:
         "writes it. kind: command, function_word (a pause after a preposition), noun_phrase (a "
         "pause after a modifier), noise (steady brown noise throughout), verb_pause (a pause of "
         "400-600 ms right after the verb, while the speaker finds the name), free_form (a "
-        "request for a conversation agent that already sounds whole at its pause; no intent). "
+        "request for a conversation agent that already sounds whole at its pause; no intent), "
+        "goes_on (a command already whole at its pause that goes on with more of the same "
+        "request; changes: what the rest changes in the test home, its target or a value). "
         "Regenerate with script/make_slovenian_fixtures.py."
     )
     write_listing(OUT / "sl.json", comment, listing)

@@ -30,6 +30,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import Sim, bridge_settings, sim_settings, start_bridge, start_sim
+from tests.home import home_names
 from tests.procs import sim_process
 from tests.virtual_time import on_virtual_time
 from tests.wyoming_client import Watched, transcribe, watch_utterance
@@ -99,14 +100,19 @@ async def transcripts_off(sim: Remote | Sim, fixtures: list[Fixture]) -> list[st
 async def transcripts_on(
     sim: Remote | Sim, fixtures: list[Fixture], at_once: int
 ) -> tuple[list[Watched], str]:
-    """Each fixture live, endpointed, `at_once` at a time; the bridge's /metrics at the end."""
-    bridge = await start_bridge(sim, endpointing=True)
+    """Each fixture live, endpointed, `at_once` at a time, through a bridge that knows its
+    language's test home (as it reads it from Home Assistant); the bridges' /metrics at the
+    end."""
     gate = asyncio.Semaphore(at_once)
+    bridges = {}
+    for language in sorted({f.language for f in fixtures}):
+        bridges[language] = await start_bridge(sim, endpointing=True)
+        bridges[language].ctx.completeness.set_names(home_names(language))
 
     async def one(fixture: Fixture) -> Watched:
         async with gate:
             return await watch_utterance(
-                bridge.port,
+                bridges[fixture.language].port,
                 fixture.pcm() + TRAILING,
                 language=fixture.language,
                 stop_on_answer=True,
@@ -115,9 +121,11 @@ async def transcripts_on(
 
     try:
         watched = await asyncio.gather(*(one(f) for f in fixtures))
-        return list(watched), bridge.ctx.metrics.render().decode()
+        metrics = "".join(b.ctx.metrics.render().decode() for b in bridges.values())
+        return list(watched), metrics
     finally:
-        await bridge.close()
+        for bridge in bridges.values():
+            await bridge.close()
 
 
 def differences(

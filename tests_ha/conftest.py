@@ -39,6 +39,7 @@ from wyoming.event import (  # type: ignore[import-untyped, unused-ignore]
     async_write_event,
 )
 
+from tests.home import ENGLISH_AREAS, ENGLISH_HOME
 from tests.procs import Proc, bridge_env, command, launch, wait_listening
 from truebar_sim.demo import free_port
 
@@ -302,27 +303,12 @@ async def home_api(
     return HomeApi(f"http://127.0.0.1:{client.server.port}", token, client)
 
 
-ENGLISH_HOME: list[tuple[str, str, str | None, dict[str, Any]]] = [
-    # (entity id, name, area, attributes): what the English commands name
-    ("light.kitchen_light", "kitchen light", "Kitchen", {}),
-    ("light.bedroom_light", "bedroom light", "Bedroom", {}),
-    ("cover.living_room_blinds", "living room blinds", "Living room", {"device_class": "blind"}),
-    ("cover.garage_door", "garage door", None, {"device_class": "garage"}),
-    ("lock.front_door", "front door", None, {}),
-    ("lock.back_door", "back door", None, {}),
-    ("climate.thermostat", "thermostat", "Living room", {}),
-    ("media_player.office_speaker", "office speaker", "Office", {}),
-    ("fan.fan", "fan", "Bedroom", {}),
-    ("vacuum.vacuum_cleaner", "vacuum cleaner", None, {}),
-]
-
-
 async def set_up_english_home(hass: HomeAssistant) -> None:
     """The English commands' entities, in their areas, exposed to Assist."""
     assert await async_setup_component(hass, "homeassistant", {})
     areas = ar.async_get(hass)
     area_ids: dict[str, str] = {}
-    for name in ("Kitchen", "Bedroom", "Living room", "Office"):
+    for name in ENGLISH_AREAS:
         found = areas.async_get_area_by_name(name) or areas.async_create(name)
         area_ids[name] = found.id
     entities = er.async_get(hass)
@@ -340,11 +326,11 @@ async def set_up_english_home(hass: HomeAssistant) -> None:
 HOME_SERVICES = {
     "light": ("turn_on", "turn_off"),
     "fan": ("turn_on", "turn_off"),
-    "cover": ("open_cover", "close_cover"),
+    "cover": ("open_cover", "close_cover", "set_cover_position"),
     "lock": ("lock", "unlock"),
     "climate": ("set_temperature",),
     "media_player": ("media_play", "media_pause", "media_stop", "play_media", "search_media"),
-    "vacuum": ("start",),
+    "vacuum": ("start", "clean_area"),
 }
 
 

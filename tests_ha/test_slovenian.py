@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from homeassistant.components.assist_pipeline.pipeline import (
@@ -32,6 +32,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
+from tests.home import SLOVENIAN_AREAS, SLOVENIAN_HOME
 from tests.procs import Proc
 from tests_ha.conftest import (
     SAMPLE_BYTES_PER_SECOND,
@@ -48,27 +49,10 @@ from truebar_sim.fixtures import ScriptedFixture, load_slovenian_fixtures
 from truebar_sim.script import script_entries
 
 FIXTURES = load_slovenian_fixtures()
-AREAS = {
-    "Kuhinja": ["kuhinji"],
-    "Dnevna soba": ["dnevni sobi"],
-    "Spalnica": ["spalnici", "spalni sobi"],
-}
-"""Areas, with the locative a Slovenian speaker uses ("v kuhinji", "v spalni sobi") as aliases."""
+AREAS = SLOVENIAN_AREAS
 INTENT_DOMAINS = ("climate", "light", "media_player")
 """HassClimateSetTemperature, HassLightSet, HassMediaPause/Unpause come with their domains."""
-THERMOSTAT = {"temperature": 18, "supported_features": 1}  # TARGET_TEMPERATURE
-DIMMABLE = {"supported_color_modes": ["brightness"], "color_mode": None}
-ENTITIES: list[tuple[str, str, str | None, str, dict[str, Any]]] = [
-    # (entity id, name, area, state, attributes)
-    ("light.kuhinja", "Luč", "Kuhinja", "off", DIMMABLE),
-    ("light.dnevna_soba", "Luč", "Dnevna soba", "off", DIMMABLE),
-    ("light.spalnica", "Luč", "Spalnica", "off", DIMMABLE),
-    ("fan.spalnica", "Ventilator", "Spalnica", "off", {}),
-    ("cover.garazna_vrata", "Garažna vrata", None, "closed", {"device_class": "garage"}),
-    ("lock.vhodna_vrata", "Vhodna vrata", None, "unlocked", {}),
-    ("climate.termostat", "Termostat", "Dnevna soba", "heat", THERMOSTAT),
-    ("media_player.radio", "Radio", None, "playing", {"supported_features": 1 | 16384}),
-]
+ENTITIES = SLOVENIAN_HOME
 
 
 @dataclass(frozen=True)
@@ -104,6 +88,13 @@ INTENDED = {
     "nastavi časovnik za pet minut": Intended("timer"),
     "nastavi časovnik za deset minut": Intended("timer"),
     "povej mi šalo o mačkah": Intended(None, understood=False),
+    # A command already whole at its pause that goes on (issue 42): cut at the pause, each
+    # would act on the satellite's room (the living room), or start a five-minute timer.
+    "prižgi luči v kuhinji": Intended("light.turn_on", "light.kuhinja"),
+    "ugasni luči v kuhinji": Intended("light.turn_off", "light.kuhinja"),
+    "prižgi luč v spalnici": Intended("light.turn_on", "light.spalnica"),
+    "prižgi luči v dnevni sobi": Intended("light.turn_on", "light.dnevna_soba"),
+    "nastavi časovnik za pet minut in trideset sekund": Intended("timer"),
 }
 
 
