@@ -41,6 +41,10 @@ def block_digest(block: bytes | bytearray) -> str:
     return hashlib.sha256(block).hexdigest()[:16]
 
 
+SILENT = block_digest(bytes(BLOCK_BYTES))
+"""The digest of 100 ms of silence."""
+
+
 def blocks_of(pcm: bytes | bytearray, start: int) -> list[str]:
     """The digests of the whole blocks of audio from `start`."""
     whole = (len(pcm) - start) // BLOCK_BYTES
@@ -198,9 +202,11 @@ class ScriptLookup:
         start = self._sound_at + self._checked * BLOCK_BYTES
         for digest in blocks_of(audio, start):
             index = self._checked
-            self._matched = [
-                s for s in self._matched if index >= len(s.blocks) or s.blocks[index] == digest
-            ]
+            # A recording that has ended still matches while the stream after it is silent
+            # (past the block its last samples share with what follows); more sound after
+            # its end is another recording that begins like it ("nastavi časovnik za pet
+            # minut … in trideset sekund").
+            self._matched = [s for s in self._matched if _still(s, index, digest)]
             self._checked += 1
         self._heard.words = agreed([s.placed(self._sound_at) for s in self._matched])
 
@@ -241,6 +247,13 @@ class ScriptLookup:
         self._audio.clear()
         if self._other is not None:
             self._other.close()
+
+
+def _still(script: Script, index: int, digest: str) -> bool:
+    """Whether a recording still matches the stream's block `index` (see `_follow`)."""
+    if index < len(script.blocks):
+        return script.blocks[index] == digest
+    return index == len(script.blocks) or digest == SILENT
 
 
 def script_entries(fixtures: list[ScriptedFixture]) -> dict[str, list[dict[str, object]]]:
