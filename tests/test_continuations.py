@@ -12,9 +12,12 @@ from hassil import Intents
 from hassil.sample import sample_intents
 from home_assistant_intents import get_intents
 
+from tests.conftest import sim_settings, start_bridge, start_sim
 from tests.home import home_names
 from tests.test_endpointing import run, speech_end_chunk
-from truebar_sim.fixtures import load_fixtures
+from tests.virtual_time import on_virtual_time
+from tests.wyoming_client import watch_utterance
+from truebar_sim.fixtures import load_fixtures, load_pause_fixtures
 from wyoming_truebar.ending.endpointing import (
     CONTINUATION_WORDS,
     MODIFIER_WORDS,
@@ -218,3 +221,41 @@ def test_the_settings_word_lists_reach_the_judge() -> None:
         assert completeness.guard_words("tlh") is None  # no sentence data: no judge
     finally:
         completeness.close()
+
+
+@on_virtual_time
+async def test_the_clients_finished_speaking_detection_counts() -> None:
+    """vad_sensitivity in transcribe (wyoming 1.10): relaxed stretches every wait by Home
+    Assistant's own ratio (1.25 / 0.7), so "turn on the light … in the bedroom" with a 700 ms
+    pause is kept; at the default it is cut at the pause (600 ms is the most a retargeting
+    addition gets); aggressive waits as the default does. Exact, on the virtual clock."""
+    sim = await start_sim(sim_settings())
+    bridge = await start_bridge(sim, endpointing=True)
+    bridge.ctx.completeness.set_names(home_names("en"))
+    name = "turn_on_the_light__in_the_bedroom_450.wav"  # one sentence, an SSML break
+    goes_on = next(f for f in load_pause_fixtures() if f.path.name == name)
+    pcm = goes_on.with_pause(700) + bytes(64000)
+    whole = next(f for f in load_fixtures() if f.text == "what time is it")
+    try:
+        said = {
+            level: await watch_utterance(bridge.port, pcm, vad_sensitivity=level)
+            for level in ("default", "relaxed", "aggressive")
+        }
+        quick = {
+            level: await watch_utterance(
+                bridge.port, whole.pcm() + bytes(64000), vad_sensitivity=level
+            )
+            for level in ("default", "relaxed", "aggressive")
+        }
+    finally:
+        await bridge.close()
+        await sim.runner.cleanup()
+    assert said["relaxed"].text == goes_on.text
+    assert said["default"].text == said["aggressive"].text == "turn on the light"
+    answered = {level: w.answered_at for level, w in quick.items()}
+    assert all(quick[level].text == whole.text for level in quick)
+    assert answered["default"] == answered["aggressive"]
+    assert answered["default"] is not None
+    assert answered["relaxed"] is not None
+    # 150 ms x 1.25 / 0.7 = 268 ms: the answer comes the difference later (within a frame)
+    assert 0.1 <= answered["relaxed"] - answered["default"] <= 0.15

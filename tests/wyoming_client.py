@@ -159,12 +159,14 @@ async def watch_utterance(
     stop_on_answer: bool = False,
     context: dict[str, object] | None = None,
     version: str | None = None,
+    vad_sensitivity: str | None = None,
 ) -> Watched:
     """Stream 16 kHz mono audio in real time in Home Assistant's 10 ms pieces while reading the
-    server's answer; stop writing when writing fails, and read until the server closes. With
-    `stop_on_answer`, do what Home Assistant 2026 does: a transcript ends the upload at once
-    (no audio-stop) and the client closes. `version` is the Wyoming version every header
-    carries (Home Assistant 2025.4: "1.5.4"); None: this venv's wyoming."""
+        server's answer; stop writing when writing fails, and read until the server closes. With
+        `stop_on_answer`, do what Home Assistant 2026 does: a transcript ends the upload at once
+        (no audio-stop) and the client closes. `version` is the Wyoming version every header
+        carries (Home Assistant 2025.4: "1.5.4"); None: this venv's wyoming. `vad_sensitivity`: what
+    a wyoming 1.10 client may ask of the end of the command."""
     from wyoming_truebar.server.wyoming_io import EventParser  # noqa: PLC0415
     from wyoming_truebar.server.wyoming_io import encode_event as encode_current  # noqa: PLC0415
 
@@ -195,7 +197,8 @@ async def watch_utterance(
 
     reading = asyncio.create_task(read())
     try:
-        writer.write(encode_event(Transcribe(language=language, context=context).event()))
+        asked = Transcribe(language=language, context=context, vad_sensitivity=vad_sensitivity)
+        writer.write(encode_event(asked.event()))
         writer.write(encode_event(AudioStart(rate=16000, width=2, channels=1).event()))
         began = loop.time()
         # Every whole piece has the same header and data: encoded once, then only the audio.

@@ -59,6 +59,22 @@ class PauseFixture(Fixture):
     before: str = ""
     """The words before the pause."""
 
+    def with_pause(self, pause_ms: int) -> bytes:
+        """The recording with its pause (the longest quiet run inside the speech) set to
+        pause_ms of silence."""
+        import numpy as np  # noqa: PLC0415 - the simulator's extra has it; fixtures alone need not
+
+        samples = np.frombuffer(self.pcm(), "<i2")
+        loud = np.nonzero(np.abs(samples.astype(np.int32)) > QUIET_SAMPLE)[0]
+        at = int(np.argmax(np.diff(loud)))
+        start, end = int(loud[at]) + 1, int(loud[at + 1])
+        silence = np.zeros(pause_ms * 16, "<i2")
+        return bytes(np.concatenate([samples[:start], silence, samples[end:]]).tobytes())
+
+
+QUIET_SAMPLE = 64
+"""A sample at most this loud (of 32768) is quiet: the pause between a fixture's two parts."""
+
 
 def load_pause_fixtures(languages: tuple[str, ...] | None = ("en",)) -> list[PauseFixture]:
     """Return the bundled pause fixtures of these languages (None: all), in the order of

@@ -98,16 +98,25 @@ HA_SILENCE_S = {Sensitivity.DEFAULT: 0.7, Sensitivity.RELAXED: 1.25, Sensitivity
 
 
 def patience(sensitivity: Sensitivity) -> float:
-    """How much longer than the settings' waits the bridge waits at a sensitivity: as much as
-    Home Assistant's own silence at it, against its default (relaxed 1.79x, aggressive
-    0.36x)."""
-    return HA_SILENCE_S[sensitivity] / HA_SILENCE_S[Sensitivity.DEFAULT]
+    """How much longer than the settings' waits the bridge waits at a sensitivity.
+
+    relaxed: as much longer as Home Assistant's own silence at it, against its default
+    (1.25 / 0.7 = 1.79x): whoever set a satellite to relaxed pauses longer, and every wait
+    stretches with it. aggressive: the settings' own waits (1x). Home Assistant's aggressive
+    detector still ends a turn about 0.8 s after the last word (its microVAD hears the end
+    of speech about half a second late, measured in its pipeline), and the pauses it keeps
+    are as long: the bridge answers sooner than that at its own waits, and a shorter wait
+    would cut pauses that Home Assistant itself keeps at aggressive."""
+    if sensitivity is Sensitivity.RELAXED:
+        return HA_SILENCE_S[sensitivity] / HA_SILENCE_S[Sensitivity.DEFAULT]
+    return 1.0
 
 
 def sensitivity_of(value: object) -> Sensitivity | None:
     """A sensitivity from a client's or Home Assistant's word for it (None: not one)."""
+    word = getattr(value, "value", value)  # wyoming's VadSensitivity, or a plain string
     try:
-        return Sensitivity(str(value).lower())
+        return Sensitivity(str(word).lower())
     except ValueError:
         return None
 
