@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import endpointing, ha_pipeline, report, sentences, suite
+from . import endpointing, ha_pipeline, report, sentences, suite, tolerance
 
 HERE = Path(__file__).resolve().parent
 NOTES = [
@@ -135,6 +135,8 @@ async def run_all(
     results.update(await speech_sections(sizes, ha))
     print("benchmark: Home Assistant's sentences", file=sys.stderr)
     results["sentences"] = await asyncio.to_thread(sentences.run, not ha)
+    print("benchmark: what each 100 ms of pause tolerance costs", file=sys.stderr)
+    results["tolerance"] = await asyncio.to_thread(tolerance.run, not ha)
     print("benchmark: profile", file=sys.stderr)
     results["profile"] = (
         await suite.profile(sizes, stacks) if profile else {"skipped": "--no-profile"}
@@ -171,6 +173,12 @@ def main() -> None:
         "results.json",
     )
     p.add_argument(
+        "--only-tolerance",
+        action="store_true",
+        help="rerun only what each 100 ms of pause tolerance costs (section 13) into the "
+        "existing results.json",
+    )
+    p.add_argument(
         "--only-speech",
         action="store_true",
         help="rerun only the endpointing sections (10, 11) into the existing results.json",
@@ -195,9 +203,13 @@ def main() -> None:
     stacks = out / "profile-stacks.txt"
     command = "bash script/bench" + "".join(f" {a}" for a in sys.argv[1:])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    if args.only_pipeline or args.only_speech or args.only_endpointing_cpu or args.only_sentences:
+    only = (args.only_pipeline, args.only_speech, args.only_endpointing_cpu, args.only_sentences)
+    if any(only) or args.only_tolerance:
         results = json.loads((out / "results.json").read_text())
-        if args.only_sentences:
+        if args.only_tolerance:
+            sections = ["13"]
+            results["tolerance"] = tolerance.run(args.smoke)
+        elif args.only_sentences:
             sections = ["12"]
             results["sentences"] = sentences.run()
         elif args.only_pipeline:

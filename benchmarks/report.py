@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from . import endpointing, ha_pipeline, sentences
+from . import endpointing, ha_pipeline, sentences, tolerance
 
 Row = dict[str, Any]
 PEER_ADVANTAGE = 4.0
@@ -297,6 +297,8 @@ def _sections(results: Row) -> list[str]:
         lines += ["", *ha_pipeline.section(results["ha_pipeline"])]
     if "sentences" in results:
         lines += ["", *sentences.section(results["sentences"])]
+    if "tolerance" in results:
+        lines += ["", *tolerance.section(results["tolerance"])]
     return lines
 
 

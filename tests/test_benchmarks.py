@@ -35,6 +35,7 @@ def test_benchmark_smoke_run(tmp_path: Path) -> None:
     assert {r["variant"] for r in cpu} == {"naive", "off", "off, interims", "on"}
     assert all(r["ok"] == r["utterances"] > 0 for r in cpu), cpu
     assert {t["target"] for t in results["targets"]}
+    assert results["tolerance"]["rows"][0]["commands"] == 4  # section 13, at its smoke size
     text = (tmp_path / "results.md").read_text()
     assert "## Targets" in text
     assert "smoke run" in text

@@ -323,6 +323,28 @@ async def set_up_english_home(hass: HomeAssistant) -> None:
             async_mock_service(hass, domain, service)
 
 
+SENSITIVITY_SELECT = "select.satellite_finished_speaking_detection"
+
+
+def set_satellite_sensitivity(hass: HomeAssistant, sensitivity: str) -> None:
+    """A satellite's "finished speaking detection" select (Home Assistant's assist_pipeline
+    makes one per satellite: translation key vad_sensitivity) at `sensitivity`."""
+    registry = er.async_get(hass)
+    registry.async_get_or_create(
+        "select",
+        "test",
+        "satellite-vad_sensitivity",
+        suggested_object_id="satellite_finished_speaking_detection",
+        translation_key="vad_sensitivity",
+    )
+    hass.states.async_set(SENSITIVITY_SELECT, sensitivity, {"options": SENSITIVITIES})
+
+
+SENSITIVITIES = ["default", "aggressive", "relaxed"]
+SILENCE_SECONDS = {"default": 0.7, "relaxed": 1.25, "aggressive": 0.25}
+"""Home Assistant's own finished-speaking silence at each setting (VadSensitivity)."""
+
+
 HOME_SERVICES = {
     "light": ("turn_on", "turn_off"),
     "fan": ("turn_on", "turn_off"),

@@ -16,7 +16,10 @@ from collections.abc import Sequence
 import aiohttp
 import pytest
 from homeassistant.components import stt
-from homeassistant.components.assist_pipeline import async_pipeline_from_audio_stream
+from homeassistant.components.assist_pipeline import (
+    AudioSettings,
+    async_pipeline_from_audio_stream,
+)
 from homeassistant.components.assist_pipeline.pipeline import (
     PipelineEvent,
     PipelineEventType,
@@ -29,9 +32,9 @@ from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import Context, HomeAssistant
 from pytest_homeassistant_custom_component.common import async_mock_service
 
+from tests.home import ENGLISH_HOME
 from tests.procs import Proc
 from tests.truebar_client import password_grant, stream_pcm
-from tests.home import ENGLISH_HOME
 from tests_ha.conftest import (
     RESULT_BOUND,
     SAMPLE_BYTES_PER_SECOND,
@@ -117,11 +120,14 @@ async def run_pipeline(
     language: str = "en-US",
     device_id: str | None = None,
     pipeline_id: str | None = None,
+    silence_seconds: float | None = None,
 ) -> list[tuple[float, PipelineEvent]]:
     """Home Assistant's assist pipeline (the preferred one, or `pipeline_id`) from STT to
-    intent on a microphone (of a satellite device, if given); its events."""
+    intent on a microphone (of a satellite device, if given); its events. `silence_seconds`:
+    the satellite's finished-speaking detection (its AudioSettings), default 0.7 s."""
     events: list[tuple[float, PipelineEvent]] = []
     loop = asyncio.get_running_loop()
+    audio = None if silence_seconds is None else AudioSettings(silence_seconds=silence_seconds)
     async with asyncio.timeout(RESULT_BOUND):
         await async_pipeline_from_audio_stream(
             hass,
@@ -133,6 +139,7 @@ async def run_pipeline(
             pipeline_id=pipeline_id,
             start_stage=PipelineStage.STT,
             end_stage=PipelineStage.INTENT,
+            audio_settings=audio,
         )
     return events
 
@@ -357,9 +364,7 @@ harshest (provisional last words with 250 ms interims; 120 ms on every message f
 Truebar)."""
 
 
-NEW_PAUSES = [
-    f for f in load_pause_fixtures() if f.kind in ("verb_pause", "free_form", "goes_on")
-]
+NEW_PAUSES = [f for f in load_pause_fixtures() if f.kind in ("verb_pause", "free_form", "goes_on")]
 """Pauses of 400-600 ms after the verb, and in free-form requests (issue 37); commands already
 whole at their pause that go on, 300 ms before any kind of addition, 450 ms before one that
 changes what Home Assistant acts on in the test home (issue 42)."""

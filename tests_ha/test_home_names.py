@@ -18,9 +18,9 @@ from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 
+from tests.home import ENGLISH_HOME
 from tests.procs import Proc
 from tests_ha.conftest import (
-    ENGLISH_HOME,
     HomeApi,
     Sim,
     set_up_english_home,
