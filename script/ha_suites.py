@@ -74,7 +74,12 @@ class Release:
 
 RELEASES = (
     # The oldest we support: Home Assistant 2025.4.4 (Python 3.13).
-    Release("2025.4", (3, 13, 0), "trixie", ("tests_ha/test_home_assistant_2026.py",)),
+    Release(
+        "2025.4",
+        (3, 13, 0),
+        "trixie",
+        ("tests_ha/test_home_assistant_2026.py", "tests_ha/test_names_reader_2026.py"),
+    ),
     # The newest that pytest-homeassistant-custom-component pins: 2026.10.4 (Python >= 3.14.2).
     Release("2026.10", (3, 14, 2), "forky"),
 )

@@ -22,7 +22,16 @@ from wyoming_truebar.ending.endpointing import (
     Verdict,
 )
 from wyoming_truebar.home.completeness import Completeness
-from wyoming_truebar.home.home_names import Access, access, home_names, websocket_url
+from wyoming_truebar.home.ha_answers import (
+    ShapeError,
+    Tally,
+    exposed_ids,
+    places,
+    registry_entries,
+    states_added,
+)
+from wyoming_truebar.home.ha_answers import home_names as ha_home_names
+from wyoming_truebar.home.home_names import Access, access, websocket_url
 from wyoming_truebar.home.names import HomeNames, Name
 from wyoming_truebar.home.sentences import (
     Guards,
@@ -240,32 +249,72 @@ async def test_judging_never_holds_the_event_loop() -> None:
     completeness.close()
 
 
-STATES = [
-    {"entity_id": "light.kitchen", "attributes": {"friendly_name": "Kitchen light"}},
-    {
-        "entity_id": "cover.garage",
-        "attributes": {"friendly_name": "Garage door", "device_class": "garage"},
-    },
-    {"entity_id": "lock.front_door", "attributes": {}},
-    {"entity_id": "switch.hidden", "attributes": {"friendly_name": "Not exposed"}},
-]
+STATES = {
+    "a": {
+        "light.kitchen": {"s": "off", "a": {"friendly_name": "Kitchen light"}},
+        "cover.garage": {
+            "s": "open",
+            "a": {"friendly_name": "Garage door", "device_class": "garage"},
+        },
+        "lock.front_door": {"s": "locked", "a": {}},
+        "switch.odd": {"s": "on", "a": "not a mapping"},
+        "no-dot": {"s": "on", "a": {}},
+    }
+}
 
 
 def test_the_names_are_read_as_home_assistants_agent_matches_them() -> None:
-    names = home_names(
-        {"light.kitchen", "cover.garage", "lock.front_door"},
-        STATES,
-        {"light.kitchen": {"aliases": ["ceiling lamp", None, ""]}},
-        [{"name": "Kitchen", "aliases": ["kuhinja"]}, {"name": "Office"}],
-        [{"name": "Upstairs", "aliases": []}],
+    """Names from the states of the exposed entities (their friendly names), the registry
+    (aliases; the name of an entity with no state yet), the area and floor registries; a
+    malformed entry left out and counted, the others kept."""
+    tally = Tally()
+    exposed = exposed_ids(
+        {
+            "exposed_entities": {
+                "light.kitchen": {"conversation": True},
+                "cover.garage": {"conversation": True, "cloud.alexa": False},
+                "lock.front_door": {"conversation": True},
+                "switch.odd": {"conversation": True},
+                "vacuum.not_loaded": {"conversation": True},
+                "switch.hidden": {"conversation": False},
+            }
+        },
+        tally,
+    )
+    entries = registry_entries(
+        {
+            "light.kitchen": {"aliases": ["ceiling lamp", None, ""]},
+            "vacuum.not_loaded": {"name": None, "original_name": "Robot"},
+            "switch.hidden": None,
+        },
+        tally,
+    )
+    names = ha_home_names(
+        exposed,
+        entries,
+        states_added(STATES, tally),
+        places([{"name": "Kitchen", "aliases": ["kuhinja"]}, {"name": "Office"}], "areas", tally),
+        places([{"name": "Upstairs", "aliases": []}], "floors", tally),
     )
     assert names.entities == (
         Name("Kitchen light", "light", None, "light.kitchen"),
         Name("ceiling lamp", "light", None, "light.kitchen"),
         Name("Garage door", "cover", "garage", "cover.garage"),
         Name("front door", "lock", None, "lock.front_door"),
+        Name("odd", "switch", None, "switch.odd"),
+        Name("Robot", "vacuum", None, "vacuum.not_loaded"),
     )
     assert (names.areas, names.floors) == (("Kitchen", "kuhinja", "Office"), ("Upstairs",))
+    assert tally.skipped == {"state": 2}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [[1, 2], None, {"exposed_entities": [1]}, {"exposed_entities": "all"}],
+)
+def test_an_answer_of_the_wrong_shape_is_a_shape_error(answer: object) -> None:
+    with pytest.raises(ShapeError):
+        exposed_ids(answer, Tally())
 
 
 def test_where_home_assistant_is() -> None:

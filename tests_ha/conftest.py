@@ -44,7 +44,9 @@ from tests.procs import Proc, bridge_env, command, launch, wait_listening
 from truebar_sim.demo import free_port
 
 collect_ignore = (
-    [] if (MAJOR_VERSION, MINOR_VERSION) >= (2026, 1) else ["test_home_assistant_2026.py"]
+    []
+    if (MAJOR_VERSION, MINOR_VERSION) >= (2026, 1)
+    else ["test_home_assistant_2026.py", "test_names_reader_2026.py"]
 )
 """What only Home Assistant 2026 does is tested only there."""
 SAMPLE_BYTES_PER_SECOND = 32000
@@ -273,6 +275,8 @@ class HomeApi:
     token: str
     client: Any = field(repr=False, compare=False)
     """aiohttp's test client of Home Assistant's app (closing it stops the server)."""
+    refresh: Any = field(default=None, repr=False, compare=False)
+    """The token's refresh token in Home Assistant's auth (removing it revokes the token)."""
 
     def env(self) -> dict[str, str]:
         """The bridge's settings for it (the token in the environment, never on a command
@@ -285,6 +289,12 @@ async def home_api(
     hass: HomeAssistant, hass_admin_user: Any, aiohttp_client: Any, socket_enabled: None
 ) -> HomeApi:
     """Home Assistant's API as its own tests serve it (aiohttp's test server on 127.0.0.1)."""
+    return await serve_home_api(hass, hass_admin_user, aiohttp_client)
+
+
+async def serve_home_api(hass: HomeAssistant, admin: Any, aiohttp_client: Any) -> HomeApi:
+    """Home Assistant's http and websocket API on a loopback port, and a long-lived access
+    token of an administrator (what `home_api` serves)."""
     # What every Home Assistant loads: the websocket API, the registries' commands (config),
     # exposure to assistants (homeassistant).
     for component in ("websocket_api", "config", "homeassistant"):
@@ -294,13 +304,13 @@ async def home_api(
     hass.http.app._router.freeze = lambda: None  # type: ignore[method-assign]
     client = await aiohttp_client(hass.http.app)
     refresh = await hass.auth.async_create_refresh_token(
-        hass_admin_user,
+        admin,
         client_name="wyoming-truebar",
         token_type=TOKEN_TYPE_LONG_LIVED_ACCESS_TOKEN,
         access_token_expiration=timedelta(days=365),
     )
     token = hass.auth.async_create_access_token(refresh)
-    return HomeApi(f"http://127.0.0.1:{client.server.port}", token, client)
+    return HomeApi(f"http://127.0.0.1:{client.server.port}", token, client, refresh)
 
 
 async def set_up_english_home(hass: HomeAssistant) -> None:

@@ -301,7 +301,7 @@ async def endpointed_runs(
     await set_up_english_home(hass)
     env = {"TRUEBAR_ENDPOINTING": "true", **home.env()}
     bridge, _ = await own_bridge(hass, sim, processes, **env)
-    await names_read(bridge, entities=len({name for _, name, _, _ in ENGLISH_HOME}))
+    await names_read(bridge, entities=len(ENGLISH_HOME))
     pipeline = async_get_pipeline(hass)
     await async_update_pipeline(
         hass, pipeline, stt_engine="stt.truebar", stt_language="en-US", language="en"
@@ -348,10 +348,10 @@ async def endpointed_runs(
     assert "ERROR" not in log
 
 
-async def names_read(bridge: Proc, entities: int) -> None:
+async def names_read(bridge: Proc, entities: int, seconds: float = 5) -> None:
     """Wait (bounded) until the bridge has read the home's names from Home Assistant."""
     said = f"Home Assistant's names (hass_url): {entities} entities exposed to Assist"
-    for _ in range(100):
+    for _ in range(int(seconds / 0.05)):
         if said in bridge.output():
             return
         await asyncio.sleep(0.05)

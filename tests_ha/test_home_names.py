@@ -32,7 +32,8 @@ from truebar_sim.demo import free_port
 from truebar_sim.fixtures import load_fixtures
 
 SUPERVISOR_TOKEN = "supervisor-token-of-the-add-on"
-ENTITIES = len({name for _, name, _, _ in ENGLISH_HOME})
+ENTITIES = len(ENGLISH_HOME)
+"""The test home's entities exposed to Assist (each of its own name: as many names)."""
 LOCK = next(f for f in load_fixtures() if f.text == "lock the front door")
 """A command whole only with the home's names: the lock's sentences need a lock's name."""
 
@@ -73,10 +74,11 @@ async def test_names_are_read_followed_and_kept_when_home_assistant_stops(
     aliases: Any = ["main door"] if (MAJOR_VERSION, MINOR_VERSION) >= (2026, 1) else {"main door"}
     er.async_get(hass).async_update_entity("lock.front_door", aliases=aliases)
     for _ in range(100):
-        if await metric(http_port, 'wyoming_truebar_home_names{kind="entities"}') == ENTITIES + 1:
+        if await metric(http_port, 'wyoming_truebar_home_names{kind="names"}') == ENTITIES + 1:
             break
         await asyncio.sleep(0.05)
-    assert await metric(http_port, 'wyoming_truebar_home_names{kind="entities"}') == ENTITIES + 1
+    assert await metric(http_port, 'wyoming_truebar_home_names{kind="names"}') == ENTITIES + 1
+    assert await metric(http_port, 'wyoming_truebar_home_names{kind="entities"}') == ENTITIES
     # With the names, the lock command is whole: the short silence ends it.
     assert await after_speech_ms(bridge, bridge.port) < 700
     # Home Assistant stops answering: one clear line, the last names kept, nothing breaks.

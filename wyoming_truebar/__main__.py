@@ -26,7 +26,7 @@ from .server.languages import tag_language
 from .server.server import BridgeServer
 from .truebar.credentials import CredentialsCache
 from .truebar.discovery import Discovery
-from .truebar.network import new_http_session, redact, tls_context
+from .truebar.network import new_http_session, redact, tls_context, verified_context
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,7 +64,11 @@ def start_home(ctx: BridgeContext, environ: Mapping[str, str]) -> asyncio.Task[N
     offered = [tag_language(tag) for tag in ctx.languages.tags]
     if where is not None:
         ctx.home = HomeAssistantNames(
-            ctx.http, where, ctx.completeness.set_names, ctx.settings.hass_names_refresh
+            ctx.http,
+            where,
+            ctx.completeness.set_names,
+            ctx.settings.hass_names_refresh,
+            verified_context(ctx.settings),
         )
         ctx.home.start()
     _LOGGER.info(

@@ -21,13 +21,16 @@ import aiohttp
 from ..config.errors import AuthError, BridgeError, CertificateError
 from ..config.settings import Settings
 from ..ending.conventions import Conventions
+from ..ending.live import Sensitivity, describe_waits
 from ..ending.meter import Meter
 from ..home.completeness import Completeness
-from ..home.home_names import AccessError, HomeAssistantNames, access
+from ..home.ha_answers import ShapeError
+from ..home.ha_link import AnswerError, LinkClosedError, RefusedError
+from ..home.home_names import REFUSED_PAUSE, HomeAssistantNames, access
 from ..server.languages import LanguageMap, nlp_stages, offered_tags, tag_language
 from ..truebar.credentials import CredentialsCache
 from ..truebar.discovery import Catalog, Discovery
-from ..truebar.network import Proxy, proxy_for, redact
+from ..truebar.network import Proxy, proxy_for, redact, verified_context
 from ..truebar.protocol import Stage
 from ..truebar.session import TruebarSession
 
@@ -302,28 +305,57 @@ class Check:
         if where is None:
             return self._verdict(
                 True,
-                f"{sentences}; names: none (no hass_url): names are wildcards, and a command "
-                "that ends in a name waits endpoint_incomplete_silence_ms unless the sentences "
-                "tell it is whole",
+                f"{sentences}; names: none (no hass_url): names are wildcards, so any name could "
+                "be the start of a longer one: a command that ends in a name waits "
+                f"endpoint_target_silence_ms; {describe_waits(s, Sensitivity.DEFAULT)}",
             )
-        reader = HomeAssistantNames(self._http, where, lambda _: None, s.hass_names_refresh)
+        tls = verified_context(s)
+        reader = HomeAssistantNames(self._http, where, lambda _: None, s.hass_names_refresh, tls)
+        trust = _trust(where.url, s)
         try:
             names = await reader.read_once()
-        except AccessError as err:
-            return self._verdict(False, f"{sentences}; names: {err}", HASS_FIX)
+        except RefusedError:
+            return self._verdict(
+                False,
+                f"{sentences}; names: Home Assistant at {redact(where.url)} refused the access "
+                f"token ({trust}); the bridge would not sign in again for "
+                f"{REFUSED_PAUSE / 60:.0f} minutes (each refused sign-in is a failed login to "
+                "Home Assistant, and can ban this address)",
+                HASS_FIX,
+            )
+        except (AnswerError, LinkClosedError, ShapeError) as err:
+            return self._verdict(False, f"{sentences}; names: {err} ({trust})", HASS_FIX)
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as err:
             return self._verdict(
                 False,
                 f"{sentences}; names: Home Assistant at {redact(where.url)} did not answer "
-                f"({type(err).__name__})",
+                f"({type(err).__name__}; {trust})",
                 HASS_FIX,
             )
+        found = reader.sensitivity or Sensitivity.DEFAULT
         return self._verdict(
             True,
-            f"{sentences}; names from {where.source} ({redact(where.url)}): "
-            f"{len({n.text for n in names.entities})} names of entities exposed to Assist, "
-            f"{len(names.areas)} areas, {len(names.floors)} floors",
+            f"{sentences}; names from {where.source} ({redact(where.url)}, {trust}): "
+            f"{len({n.entity_id for n in names.entities})} entities exposed to Assist "
+            f"({len({n.text for n in names.entities})} names with aliases), "
+            f"{len(names.areas)} areas, {len(names.floors)} floors; the satellites' finished "
+            f"speaking detection: {_satellites(reader.sensitivity)}, so "
+            f"{describe_waits(s, found)}",
         )
+
+
+def _trust(url: str, settings: Settings) -> str:
+    """How the connection to Home Assistant is trusted, in words."""
+    if not url.startswith("wss:"):
+        return "plain ws://, no TLS"
+    extra = f" plus {settings.ca_file}" if settings.ca_file else ""
+    return f"TLS verified against the system's CAs{extra}, whatever verify_tls says"
+
+
+def _satellites(found: Sensitivity | None) -> str:
+    if found is None:
+        return "none found (the default)"
+    return f"{found.value} (the most patient of the home's satellites)"
 
 
 async def run_check(

@@ -50,15 +50,16 @@ class BridgeContext:
     def __post_init__(self) -> None:
         self.ws_proxy = proxy_for(self.settings.stt_ws_url)
         self.apply_catalog(self.catalog)
-        self.completeness = Completeness(self.settings.endpoint_sentences)
+        s = self.settings
+        self.completeness = Completeness(
+            s.endpoint_sentences, dict(s.endpoint_words), dict(s.endpoint_modifier_words)
+        )
         self.metrics = Metrics(
             self.credentials,
             lambda: self.active,
             self.conventions,
             self.completeness,
-            lambda: (
-                None if self.home is None else self.home.failure is None and bool(self.home.reads)
-            ),
+            lambda: self.home,
         )
 
     def apply_catalog(self, catalog: Catalog | None) -> None:

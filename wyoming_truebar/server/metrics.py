@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from ..ending.conventions import Conventions
     from ..home.completeness import Completeness
+    from ..home.home_names import HomeAssistantNames
     from ..truebar.credentials import CredentialsCache
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -85,37 +86,70 @@ class _ConventionsCollector(Collector):
 class _SentencesCollector(Collector):
     """Home Assistant's sentences and the home's names, as the bridge uses them."""
 
-    def __init__(self, completeness: Completeness, reachable: Callable[[], bool | None]) -> None:
+    def __init__(
+        self, completeness: Completeness, home: Callable[[], HomeAssistantNames | None]
+    ) -> None:
         self._completeness = completeness
-        self._reachable = reachable
+        self._home = home
 
     def collect(self) -> Iterator[Metric]:
-        """Yield the checks made and the names known."""
+        """Yield the checks made, the questions refused or dropped, the names known and what
+        the bridge knows of Home Assistant."""
         c = self._completeness
         yield CounterMetricFamily(
             "wyoming_truebar_sentence_checks",
             "Running texts judged against Home Assistant's sentences (each text once)",
             value=c.checks,
         )
+        questions = CounterMetricFamily(
+            "wyoming_truebar_sentence_questions_skipped",
+            "Questions to the sentences not worked out: refused (too many waiting: answered "
+            "not complete at once) or dropped (nobody waited for them any more)",
+            labels=["why"],
+        )
+        questions.add_metric(["refused"], c.questions.refused)
+        questions.add_metric(["dropped"], c.questions.dropped)
+        yield questions
         names = GaugeMetricFamily(
             "wyoming_truebar_home_names",
-            "Names read from Home Assistant, by kind (0: none, the sentences take wildcards)",
+            "The home's names read from Home Assistant, by kind: entities exposed to Assist, "
+            "their names with aliases, areas, floors (0: none, the sentences take wildcards)",
             labels=["kind"],
         )
-        for kind, found in (
-            ("entities", {n.text for n in c.names.entities}),
-            ("areas", c.names.areas),
-            ("floors", c.names.floors),
+        for kind, count in (
+            ("entities", len({n.entity_id or n.text for n in c.names.entities})),
+            ("names", len({n.text for n in c.names.entities})),
+            ("areas", len(c.names.areas)),
+            ("floors", len(c.names.floors)),
         ):
-            names.add_metric([kind], len(found))
+            names.add_metric([kind], count)
         yield names
-        reachable = self._reachable()
-        if reachable is not None:
-            yield GaugeMetricFamily(
-                "wyoming_truebar_home_assistant_reachable",
-                "1 while the latest read of Home Assistant's names succeeded",
-                value=1 if reachable else 0,
-            )
+        home = self._home()
+        if home is not None:
+            yield from _home_metrics(home)
+
+
+def _home_metrics(home: HomeAssistantNames) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "wyoming_truebar_home_assistant_reachable",
+        "1 while the latest read of Home Assistant's names succeeded",
+        value=1 if home.failure is None and home.reads else 0,
+    )
+    yield GaugeMetricFamily(
+        "wyoming_truebar_home_assistant_token_refused",
+        "1 while Home Assistant's refusal of the access token holds the bridge back from "
+        "signing in again (see the log)",
+        value=1 if home.refused else 0,
+    )
+    if (found := home.sensitivity) is not None:
+        setting = GaugeMetricFamily(
+            "wyoming_truebar_finished_speaking_detection",
+            "The satellites' most patient finished-speaking detection, which the bridge's "
+            "waits follow (1 for the one in use)",
+            labels=["setting"],
+        )
+        setting.add_metric([found.value], 1)
+        yield setting
 
 
 class Metrics:
@@ -127,7 +161,7 @@ class Metrics:
         in_flight: Callable[[], float],
         conventions: Conventions | None = None,
         completeness: Completeness | None = None,
-        reachable: Callable[[], bool | None] = lambda: None,
+        home: Callable[[], HomeAssistantNames | None] = lambda: None,
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -200,7 +234,7 @@ class Metrics:
         in_flight_gauge.set_function(in_flight)
         r.register(_GrantCollector(credentials))
         if completeness is not None:
-            r.register(_SentencesCollector(completeness, reachable))
+            r.register(_SentencesCollector(completeness, home))
         if conventions is not None:
             r.register(_ConventionsCollector(conventions))
 
