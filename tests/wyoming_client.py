@@ -92,9 +92,12 @@ async def transcribe(
     realtime: bool = False,
     timeout: float = 15,
     speed: float = 1.0,
+    transcript_names: list[str] | None = None,
+    fast_bytes: int = 0,
 ) -> Reply:
     """Send one utterance on a new connection, as Home Assistant does, and read the answer
-    (`realtime`: paced as spoken, or `speed` times faster).
+    (`realtime`: paced as spoken, or `speed` times faster; the first `fast_bytes` at once, as
+    a satellite sends the audio it buffered). `transcript_names`: wyoming 1.10's.
 
     A server that fails early closes while audio is still being written: like Home Assistant,
     stop writing then and read what the server said before it closed.
@@ -103,14 +106,15 @@ async def transcribe(
     await client.connect()
     try:
         with contextlib.suppress(ConnectionError):
-            await client.write_event(Transcribe(language=language).event())
+            asked = Transcribe(language=language, transcript_names=transcript_names)
+            await client.write_event(asked.event())
             await client.write_event(AudioStart(rate=rate, width=width, channels=channels).event())
             step = samples_per_chunk * width * channels
             for offset in range(0, len(pcm), step):
                 chunk = pcm[offset : offset + step]
                 event = AudioChunk(rate=rate, width=width, channels=channels, audio=chunk).event()
                 await client.write_event(event)
-                if realtime:
+                if realtime and offset >= fast_bytes:
                     await asyncio.sleep(len(chunk) / (rate * width * channels) / speed)
             await client.write_event(AudioStop().event())
         return await read_reply(client, timeout)

@@ -468,6 +468,18 @@ class Endpointer:
         self.next_at = pos + VAD_FRAME_BYTES
         return self.decision
 
+    def withdraw(self) -> None:
+        """Take back a decision (it was made while the client's audio was not live): the
+        rules go on with the next frames, on what they show then."""
+        self.decision = None
+
+    def close(self) -> None:
+        """The command is over: no verdict matters any more (the judge's latest question is
+        left, so it is not worked out if its turn has not come)."""
+        close = getattr(self._judge, "close", None)
+        if close is not None:
+            close()
+
     @property
     def untimed(self) -> bool:
         """Truebar's text has come, never with usable word times (the short-silence rule

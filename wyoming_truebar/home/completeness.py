@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import cast
 
 from hassil.intents import SlotList
 
@@ -26,11 +27,11 @@ from ..ending.endpointing import (
     FILLER_WORDS,
     MODIFIER_WORDS,
     SAFE_WORDS,
-    Judge,
     Verdict,
     word_list,
     words_of,
 )
+from .asking import Asker, Job, Questions
 from .continuations import HomeIndex
 from .grammar import Grammar
 from .names import HomeNames
@@ -47,11 +48,16 @@ _LOGGER = logging.getLogger(__name__)
 
 VERDICTS_KEPT = 4096
 """Verdicts kept, the latest (a few hundred bytes each)."""
+NAME_SETS_KEPT = 8
+"""Sets of names whose slot lists are kept: the home's, and the latest clients' own
+(transcript_names); older ones are built again if asked for."""
 MOST_WORDS = 24
 """A longer text is no command (free-form speech): judged incomplete without matching."""
 
 NamesKey = tuple[int, tuple[str, ...]]
 """The home's names (by version) and a client's own (transcript_names)."""
+VerdictKey = tuple[str, NamesKey, str]
+"""A question: the sentence language, the names, the running text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +93,21 @@ class Completeness:
         """The home's names (from Home Assistant; empty: names are wildcards)."""
         self.names_version = 0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sentences")
-        self._verdicts: OrderedDict[tuple[str, NamesKey, str], Verdict] = OrderedDict()
-        self._pending: dict[tuple[str, NamesKey, str], asyncio.Future[Verdict]] = {}
-        self._lists: dict[NamesKey, tuple[dict[str, SlotList], HomeIndex]] = {}
+        self._verdicts: OrderedDict[VerdictKey, Verdict] = OrderedDict()
+        self._questions = Questions(self._submit, self._keep)
+        self._lists: OrderedDict[NamesKey, tuple[dict[str, SlotList], HomeIndex]] = OrderedDict()
         """Slot lists and the walk's index by names (used on the sentences' thread only)."""
         self.checks = 0
         self.seconds: list[float] = []
         """The latest checks' durations (for metrics and benchmarks)."""
+        self.waits: list[float] = []
+        """The latest questions' times from being asked to being answered, queueing
+        included."""
+
+    @property
+    def questions(self) -> Questions:
+        """The questions on their way (how many were refused or dropped)."""
+        return self._questions
 
     def set_names(self, names: HomeNames) -> None:
         """Take the home's names (new or changed): every verdict is judged anew."""
@@ -116,9 +130,10 @@ class Completeness:
         safe = word_list(base, {}, SAFE_WORDS) or frozenset()
         return safe | self._closing.get(lang, frozenset()) | FILLER_WORDS.get(base, ANY_FILLER)
 
-    def judge_for(self, language: str, extra: Iterable[str] = ()) -> Judge | None:
+    def judge_for(self, language: str, extra: Iterable[str] = ()) -> Asker | None:
         """The endpointer's judge for one utterance (None: off, or the language has no
-        sentence data, so the word lists decide)."""
+        sentence data, so the word lists decide); `extra`: a client's transcript_names (at
+        most CLIENT_NAMES of them, checked by the handler)."""
         if not self.enabled:
             return None
         lang = sentence_language(language)
@@ -129,8 +144,9 @@ class Completeness:
         modifiers = word_list(base, self._modifiers, MODIFIER_WORDS) or frozenset()
         names: NamesKey = (self.names_version, tuple(sorted({n for n in extra if n.strip()})))
         home = self.names.with_names(names[1])
+        guards = Guards(announcing, modifiers)
 
-        def judge(text: str) -> Verdict | asyncio.Future[Verdict]:
+        def ask(text: str) -> Verdict | Job:
             key = (lang, names, text)
             known = self._verdicts.get(key)
             if known is not None:
@@ -138,22 +154,24 @@ class Completeness:
                 return known
             if len(words_of(text)) > MOST_WORDS:
                 return Verdict.INCOMPLETE
-            pending = self._pending.get(key)
-            if pending is None:
-                loop = asyncio.get_running_loop()
-                asked = _Question(lang, Guards(announcing, modifiers), names, home, text)
-                pending = loop.run_in_executor(self._executor, self._judge_now, asked)
-                self._pending[key] = pending
-                pending.add_done_callback(lambda done: self._keep(key, done))
-            return pending
+            job = self._questions.ask(key, _Question(lang, guards, names, home, text))
+            return Verdict.INCOMPLETE if job is None else job
 
-        return judge
+        return Asker(ask, self._questions)
 
-    def _keep(self, key: tuple[str, NamesKey, str], done: asyncio.Future[Verdict]) -> None:
-        self._pending.pop(key, None)
-        if done.cancelled() or done.exception() is not None:
-            return
-        self._verdicts[key] = done.result()
+    def _submit(self, job: Job) -> asyncio.Future[Verdict]:
+        return asyncio.get_running_loop().run_in_executor(self._executor, self._work, job)
+
+    def _work(self, job: Job) -> Verdict:
+        """On the sentences' thread, as a question's turn comes (see asking.py)."""
+        if not self._questions.start(job):
+            return Verdict.INCOMPLETE  # nobody waits for it: not worked out, not kept
+        verdict = self._judge_now(job.question)
+        self.waits = [*self.waits[-511:], time.perf_counter() - job.asked]
+        return verdict
+
+    def _keep(self, job: Job, verdict: Verdict) -> None:
+        self._verdicts[cast("VerdictKey", job.key)] = verdict
         if len(self._verdicts) > VERDICTS_KEPT:
             self._verdicts.popitem(last=False)
 
@@ -162,15 +180,23 @@ class Completeness:
         started = time.perf_counter()
         home = self._lists.get(asked.names)
         if home is None:
+            self._free_old_names(asked.names)
             home = self._lists[asked.names] = (slot_lists(asked.home), HomeIndex(asked.home))
-            if len(self._lists) > 64:
-                self._lists.pop(next(iter(self._lists)))
+        self._lists.move_to_end(asked.names)
         built = self._grammar(asked.language)
         verdict = matcher(asked.language).judge(asked.text, *home, asked.guards, built)
         self.checks += 1
         self.seconds = [*self.seconds[-511:], time.perf_counter() - started]
         _LOGGER.debug("sentences: %r is %s", asked.text, verdict)
         return verdict
+
+    def _free_old_names(self, names: NamesKey) -> None:
+        """On the sentences' thread: drop the slot lists of names that changed since, and
+        the least recently used of the clients' own name sets beyond NAME_SETS_KEPT."""
+        for old in [key for key in self._lists if key[0] < names[0]]:
+            del self._lists[old]
+        while len(self._lists) >= NAME_SETS_KEPT:
+            self._lists.popitem(last=False)
 
     def _grammar(self, language: str) -> Grammar | None:
         """On the sentences' thread: the language's grammar, if it is built; if not, it is

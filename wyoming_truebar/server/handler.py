@@ -39,7 +39,14 @@ from .context import BridgeContext
 from .languages import PROGRAM_NAME, Choice
 from .report import report
 from .streaming import TranscriptStream
-from .utterance import Utterance, audio_format, speech_end
+from .utterance import (
+    CLIENT_NAMES,
+    NAME_CHARS,
+    Utterance,
+    audio_format,
+    client_names,
+    speech_end,
+)
 from .wyoming_io import encode_event
 
 _LOGGER = logging.getLogger(__name__)
@@ -67,6 +74,8 @@ class BridgeHandler:
         self._fail = fail
         self._version = version
         self._request: Transcribe | None = None
+        self._names: tuple[str, ...] = ()
+        """The client's transcript_names, checked (`client_names`)."""
         self._utterance: Utterance | None = None
         self.label = "connection"
         """The session id of the current (or last) utterance, for log lines."""
@@ -96,6 +105,16 @@ class BridgeHandler:
             self._write(self._ctx.info_bytes)
         elif kind == "transcribe":
             self._request = Transcribe.from_event(event)
+            self._names, cut = client_names(event.data.get("transcript_names"))
+            if cut:
+                _LOGGER.warning(
+                    "%s: transcript_names: took %d of the client's names (at most %d, each at "
+                    "most %d characters)",
+                    self.label,
+                    len(self._names),
+                    CLIENT_NAMES,
+                    NAME_CHARS,
+                )
             if self._utterance is None:
                 self._begin()
         elif kind == "audio-start":
@@ -123,6 +142,8 @@ class BridgeHandler:
         """End the utterance in progress, if any (done, failed, or the client left)."""
         utt, self._utterance = self._utterance, None
         if utt is not None:
+            if utt.endpointer is not None:
+                utt.endpointer.close()
             early = utt.early
             if early is not None and not early.done() and early is not asyncio.current_task():
                 early.cancel()
@@ -197,8 +218,7 @@ class BridgeHandler:
         Home Assistant's sentences with the names the client sent, the text lag learned so
         far."""
         ctx = self._ctx
-        names = self._request.transcript_names if self._request is not None else None
-        judge = ctx.completeness.judge_for(choice.language, names or ())
+        judge = ctx.completeness.judge_for(choice.language, self._names)
         guard = ctx.completeness.guard_words(choice.language) if judge is not None else None
         rules = rules_for(ctx.settings, choice.language, guard, self._sensitivity())
         endpointer = Endpointer(rules, earshot_vad(), judge)
@@ -245,11 +265,13 @@ class BridgeHandler:
         assert utt is not None
         if utt.converter is not None:
             utt.session.send(utt.converter.flush())
+            utt.seconds_before = utt.audio_seconds()
         utt.converter = AudioConverter(
             rate, width, channels, batch_seconds=self._ctx.settings.frame_ms / 1000
         )
-        seconds = self._ctx.settings.max_utterance_seconds
-        utt.max_input_bytes = utt.input_bytes + int(seconds * utt.converter.input_bytes_per_second)
+        utt.bytes_before = utt.input_bytes
+        left = max(0.0, self._ctx.settings.max_utterance_seconds - utt.seconds_before)
+        utt.max_input_bytes = utt.input_bytes + int(left * utt.converter.input_bytes_per_second)
         utt.pace.bytes_per_mark = int(PACE_MARK * utt.converter.input_bytes_per_second)
 
     def _audio_chunk(self, event: Event) -> None:
@@ -296,8 +318,16 @@ class BridgeHandler:
         """The endpointer says the command is over: end it now if the audio is live."""
         now = asyncio.get_running_loop().time()
         if not utt.pace.live(now, utt.audio_seconds()):
-            return  # a recording (or a burst): its whole text comes at audio-stop
+            # A recording (or a burst): its whole text comes at audio-stop. The decision is
+            # withdrawn, not kept for later: only a decision made while the audio is live
+            # ends a command (one kept would fire once the pace turned live, on evidence
+            # from before); the detector goes on with the audio that is in.
+            while endpointer.decision is not None:
+                endpointer.withdraw()
+                endpointer.advance(utt.session.audio)
+            return
         assert endpointer.decision is not None
+        endpointer.close()
         utt.ending = endpointer.decision
         utt.speech_ended = speech_end(utt, now)
         self._stop_audio(utt)

@@ -29,6 +29,25 @@ def audio_format(
     return values[0], values[1], values[2]
 
 
+CLIENT_NAMES = 200
+"""transcript_names a client may send: at most this many are taken (the first), each of at
+most NAME_CHARS characters (longer ones are left out): each name becomes up to 16 slot
+values of the sentences (one per domain it may have), built per set of names."""
+NAME_CHARS = 60
+
+
+def client_names(value: object) -> tuple[tuple[str, ...], bool]:
+    """A transcribe event's transcript_names, checked: the names taken, and whether some
+    were left out (too many, or too long). Anything but a list of strings is the client's
+    mistake (ClientProtocolError)."""
+    if value is None:
+        return (), False
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ClientProtocolError("transcript_names must be a list of strings")
+    kept = tuple(name for name in value[:CLIENT_NAMES] if len(name) <= NAME_CHARS)
+    return kept, len(kept) < len(value)
+
+
 @dataclass
 class Utterance:
     """The state of the utterance in progress on a connection."""
@@ -44,6 +63,11 @@ class Utterance:
     shared, so the same object means the same format)."""
     input_bytes: int = 0
     max_input_bytes: int = 0
+    seconds_before: float = 0.0
+    """Seconds of audio that came in formats before the current one (the length budget
+    spans the whole utterance, whatever its formats)."""
+    bytes_before: int = 0
+    """input_bytes when the current format began."""
     wall_deadline: float = 0.0
     stream: TranscriptStream | None = None
     stopped: float = 0.0
@@ -71,9 +95,13 @@ class Utterance:
     audio would have ended had it been spoken live."""
 
     def audio_seconds(self) -> float:
-        """Seconds of the client's audio so far."""
+        """Seconds of the client's audio so far (in every format it came in)."""
         conv = self.converter
-        return self.input_bytes / conv.input_bytes_per_second if conv is not None else 0.0
+        if conv is None:
+            return 0.0
+        return self.seconds_before + (self.input_bytes - self.bytes_before) / (
+            conv.input_bytes_per_second
+        )
 
 
 def speech_end(utt: Utterance, now: float) -> float:
