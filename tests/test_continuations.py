@@ -141,7 +141,7 @@ def test_every_sentence_hassil_reads_whole_the_walk_reads_whole(language: str) -
     for _, text in samples[:400]:
         if "procent" in text or not found.whole(text, lists):
             continue  # Slovenian templates glue "7procentov": no speaker says it
-        readings = walk(grammar, grammar.without_skip_words(words_of(text)), index)
+        readings = walk(grammar, words_of(text), index)
         if not any(c[1] is None and c[0] in grammar.final for c in readings):
             unread.append(text)
     assert not unread, unread[:10]

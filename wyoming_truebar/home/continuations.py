@@ -49,60 +49,94 @@ class Extension(IntEnum):
 
 @dataclass(frozen=True)
 class HomeIndex:
-    """The home's names as the walk fills lists with them (built once per set of names)."""
+    """The home's names as the walk fills lists with them, built once per set of names on the
+    sentences' thread: one trie of every name, each node knowing the domains of the names
+    through it (a block's list takes the names of its domains; one trie per domain set would
+    cost 22 MB for a home of 6,000 names)."""
 
     names: HomeNames
     known: bool = field(init=False)
     areas: Trie = field(init=False)
     floors: Trie = field(init=False)
-    _tries: dict[frozenset[str], Trie] = field(default_factory=dict, init=False, compare=False)
+    entities: Trie = field(init=False)
+    _keys: dict[tuple[str, ...], list[tuple[str, str | None]]] = field(init=False, compare=False)
+    _several: dict[tuple[frozenset[str], str | None], bool] = field(
+        default_factory=dict, init=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "known", bool(self.names))
         object.__setattr__(self, "areas", trie_of(_spoken(self.names.areas)))
         object.__setattr__(self, "floors", trie_of(_spoken(self.names.floors)))
+        keys: dict[tuple[str, ...], list[tuple[str, str | None]]] = {}
+        for name in self.names.entities:
+            words = tuple(words_of(name.text))
+            if words:
+                keys.setdefault(words, []).append((name.entity_id or name.text, name.domain))
+        object.__setattr__(self, "_keys", keys)
+        object.__setattr__(self, "entities", _name_trie(keys))
 
-    def values(self, grammar: Grammar, listed: str, domains: frozenset[str]) -> Trie | str:
-        """What fills a list in a block whose names have these domains (empty: any)."""
+    def values(self, grammar: Grammar, listed: str) -> Trie | str:
+        """What fills a list (the names of a block's domains: `fits`)."""
         if listed not in HOME_LISTS:
             return grammar.values[listed]
         if not self.known:
             return WILD
         if listed == "name":
-            return self._names(domains)
+            return self.entities
         return self.areas if listed == "area" else self.floors
-
-    def _names(self, domains: frozenset[str]) -> Trie:
-        known = self._tries.get(domains)
-        if known is None:
-            known = self._tries[domains] = trie_of(w for w, _ in self._entities(domains))
-        return known
-
-    def _entities(self, domains: frozenset[str]) -> list[tuple[tuple[str, ...], str]]:
-        return [
-            (tuple(words_of(name.text)), name.entity_id or name.text)
-            for name in self.names.entities
-            if not domains or name.domain is None or name.domain in domains
-        ]
 
     def shared(self, named: tuple[str, ...], domains: frozenset[str]) -> bool:
         """Whether several entities have this name (an unknown one: they may)."""
         if not named:
             return True
-        return len({key for words, key in self._entities(domains) if words == named}) > 1
+        found = self._keys.get(named, ())
+        return len({key for key, domain in found if fits(domains, frozenset((domain,)))}) > 1
 
     def several(self, domains: frozenset[str], device_class: str | None = None) -> bool:
         """Whether several entities of these domains (and device class) are exposed (unknown
         names: they may be)."""
         if not self.known:
             return True
-        found = {
-            name.entity_id or name.text
-            for name in self.names.entities
-            if (not domains or name.domain in domains)
-            and (device_class is None or name.device_class == device_class)
-        }
-        return len(found) > 1
+        known = self._several.get((domains, device_class))
+        if known is None:
+            found = {
+                name.entity_id or name.text
+                for name in self.names.entities
+                if (not domains or name.domain in domains)
+                and (device_class is None or name.device_class == device_class)
+            }
+            known = self._several[(domains, device_class)] = len(found) > 1
+        return known
+
+
+def fits(domains: frozenset[str], found: frozenset[str | None] | None) -> bool:
+    """Whether a name of one of the `found` domains fills a list of a block with these
+    `domains` (empty: any; `found` None: not a name)."""
+    return found is None or not domains or None in found or not found.isdisjoint(domains)
+
+
+def _name_trie(keys: dict[tuple[str, ...], list[tuple[str, str | None]]]) -> Trie:
+    """One trie of the names, each node with the domains through it and ending at it."""
+    root = Trie()
+    reach: dict[int, set[str | None]] = {}
+    ends: dict[int, set[str | None]] = {}
+    nodes: dict[int, Trie] = {}
+    for words, named in keys.items():
+        domains = {domain for _, domain in named}
+        node = root
+        for word in words:
+            node = node.kids.setdefault(word, Trie())
+            nodes[id(node)] = node
+            reach.setdefault(id(node), set()).update(domains)
+        node.end = True
+        ends.setdefault(id(node), set()).update(domains)
+    interned: dict[frozenset[str | None], frozenset[str | None]] = {}
+    for key, node in nodes.items():
+        node.reach = interned.setdefault(frozenset(reach[key]), frozenset(reach[key]))
+        if key in ends:
+            node.ends = interned.setdefault(frozenset(ends[key]), frozenset(ends[key]))
+    return root
 
 
 def _spoken(texts: Iterable[str]) -> Iterable[tuple[str, ...]]:
@@ -116,21 +150,29 @@ area or floor said, a wildcard took words, the device class said)."""
 
 def walk(grammar: Grammar, words: list[str], index: HomeIndex) -> set[Config]:
     """Every reading of the words (none if the sentences cannot read them)."""
-    return _Walk(grammar, index).through(words)
+    return _Walk(grammar, index).through(grammar.without_skip_words(words))
 
 
-def extension(grammar: Grammar, words: list[str], index: HomeIndex) -> Extension:
-    """What the rest of a complete command could change (see the module). A text the walk
-    cannot read whole (the sentences' matcher can, in ways the walk does not follow) counts as
-    VALUE: patience, not a guess."""
+def complete(grammar: Grammar, configs: set[Config]) -> list[Config]:
+    """The readings that are a whole sentence."""
+    return [c for c in configs if c[1] is None and c[0] in grammar.final]
+
+
+def extension(
+    grammar: Grammar, words: list[str], index: HomeIndex, configs: set[Config] | None = None
+) -> Extension:
+    """What the rest of a complete command could change (see the module); `configs`: the
+    words' readings, if walked already. A text the walk cannot read whole (the sentences'
+    matcher can, in ways the walk does not follow) counts as VALUE: patience, not a guess."""
     walker = _Walk(grammar, index)
-    configs = walker.through(grammar.without_skip_words(words))
-    complete = [c for c in configs if c[1] is None and c[0] in grammar.final]
-    whole = {grammar.blocks[grammar.states[c[0]].block].intent for c in complete}
+    if configs is None:
+        configs = walker.through(grammar.without_skip_words(words))
+    whole_readings = complete(grammar, configs)
+    whole = {grammar.blocks[grammar.states[c[0]].block].intent for c in whole_readings}
     if not whole:
         return Extension.VALUE
     # Home Assistant acts on the name and the area where a reading says them
-    said = _Said(any(c[3] for c in complete), any(c[4] for c in complete))
+    said = _Said(any(c[3] for c in whole_readings), any(c[4] for c in whole_readings))
     found = Extension.NONE
     for config in configs:
         found = max(found, walker.weigh(config, whole, said))
@@ -163,7 +205,7 @@ class _Walk:
                 moved.update(self._enter(config, word, first))
             elif cursor == WILD:
                 moved.add(config)
-            elif isinstance(cursor, Trie) and (child := cursor.kids.get(word)) is not None:
+            elif (child := self._child(cursor, word, state)) is not None:
                 said = (*named, word) if listed == "name" and named is not None else named
                 moved.add((state, child, listed, said, placed, wild, classed))
         return moved
@@ -173,7 +215,9 @@ class _Walk:
         settled: set[Config] = set()
         for config in moved:
             state, cursor, listed, named, placed, wild, classed = config
-            ends = cursor == WILD or (isinstance(cursor, Trie) and cursor.end)
+            ends = cursor == WILD or (
+                isinstance(cursor, Trie) and cursor.end and fits(self._domains(state), cursor.ends)
+            )
             if cursor is not None:
                 settled.add(config)
             if cursor is None or ends:
@@ -191,13 +235,12 @@ class _Walk:
         node = self.grammar.states[state]
         for to in node.words.get(word, ()):
             yield (to, None, "", named, placed, wild, classed)
-        domains = self.grammar.blocks[node.block].domains
         for listed, to in node.lists:
-            values = self.index.values(self.grammar, listed, domains)
+            values = self.index.values(self.grammar, listed)
             if values == WILD and not first:
                 said = () if listed == "name" else named
                 yield (to, WILD, listed, said, placed, True, classed)
-            elif isinstance(values, Trie) and (child := values.kids.get(word)) is not None:
+            elif (child := self._child(values, word, state)) is not None:
                 said = (word,) if listed == "name" else named
                 yield (to, child, listed, said, placed, wild, classed)
 
@@ -222,9 +265,27 @@ class _Walk:
         if cursor == WILD:  # only a wildcard that may end the sentence takes a free tail
             if not any(s in grammar.final for s in grammar.closure(state)):
                 return Extension.NONE
-        elif not (isinstance(cursor, Trie) and cursor.kids):
+        elif not (isinstance(cursor, Trie) and self._fillable(cursor, state)):
             return Extension.NONE
         return Extension.TARGET if listed in HOME_LISTS else Extension.VALUE
+
+    def _domains(self, state: int) -> frozenset[str]:
+        return self.grammar.blocks[self.grammar.states[state].block].domains
+
+    def _child(self, values: Trie | str | None, word: str, state: int) -> Trie | None:
+        """Where a word goes in a list's values, for the block of a state (its domains)."""
+        if not isinstance(values, Trie):
+            return None
+        child = values.kids.get(word)
+        return child if child is not None and fits(self._domains(state), child.reach) else None
+
+    def _fillable(self, values: Trie | str, state: int) -> bool:
+        """Whether a list's values (from here) go on with a word, for a state's block."""
+        if values == WILD:
+            return True
+        domains = self._domains(state)
+        kids = values.kids.values() if isinstance(values, Trie) else ()
+        return any(fits(domains, kid.reach) for kid in kids)
 
     def _goes_on(self, state: int) -> bool:
         node = self.grammar.states[state]
@@ -243,7 +304,7 @@ class _Walk:
                 node = grammar.states[here]
                 block = grammar.blocks[node.block]
                 for listed, _ in node.lists:
-                    if _fillable(self.index.values(grammar, listed, block.domains)):
+                    if self._fillable(self.index.values(grammar, listed), here):
                         found = max(found, self._weigh_list(listed, config, block, said))
                 if depth < AHEAD_WORDS:
                     frontier += [(to, depth + 1) for tos in node.words.values() for to in tos]
@@ -279,7 +340,3 @@ class _Said:
     """An entity's name."""
     placed: bool
     """An area or a floor."""
-
-
-def _fillable(values: Trie | str) -> bool:
-    return values == WILD or (isinstance(values, Trie) and bool(values.kids))

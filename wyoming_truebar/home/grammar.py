@@ -54,6 +54,11 @@ class Trie:
     """A value ends here."""
     value: str | None = None
     """What the value ending here stands for (a text list's value_out: "garage")."""
+    reach: frozenset[str | None] | None = None
+    """The domains of the names through here (the home's names; None: any list's value);
+    None among them: a name of any domain."""
+    ends: frozenset[str | None] | None = None
+    """The domains of the names ending here, likewise."""
 
 
 def trie_of(values: Iterable[tuple[str, ...]], meaning: Iterable[str | None] = ()) -> Trie:
