@@ -25,6 +25,7 @@ class StandIn:
     token: str = "the-long-lived-token"
     entities: list[Entity] = field(default_factory=list)
     areas: list[dict[str, Any]] = field(default_factory=list)
+    floors: list[dict[str, Any]] = field(default_factory=list)
     selects: dict[str, str] = field(default_factory=dict)
     """A satellite's finished-speaking select → its state."""
     close_at_sign_in: int = 0
@@ -123,7 +124,7 @@ def _answer(home: StandIn, kind: str, message: dict[str, Any]) -> Any:
     if kind == "config/area_registry/list":
         return home.areas
     if kind == "config/floor_registry/list":
-        return []
+        return home.floors
     if kind == "config/entity_registry/list_for_display":
         listed = [{"ei": e["entity_id"], "pl": "test"} for e in home.entities]
         listed += [{"ei": s, "pl": "esphome", "tk": "vad_sensitivity"} for s in home.selects]
@@ -139,6 +140,17 @@ def _states(home: StandIn, wanted: list[str]) -> dict[str, Any]:
     }
     states.update({s: {"s": v, "a": {}} for s, v in home.selects.items() if s in wanted})
     return states
+
+
+async def _up(_: web.Request) -> web.Response:
+    return web.json_response({"up": True})
+
+
+async def _fire(request: web.Request) -> web.Response:
+    """A registry event, from another process (benchmarks: a change of the big home)."""
+    body = await request.json()
+    await request.app[HOME].fire(body["event_type"], body.get("data"))
+    return web.json_response({"fired": True})
 
 
 def _attributes(entity: Entity) -> Any:
@@ -159,6 +171,8 @@ async def serve(home: StandIn, port: int = 0) -> tuple[web.AppRunner, int]:
     app = web.Application()
     app[HOME] = home
     app.router.add_get("/api/websocket", _websocket)
+    app.router.add_post("/_fire", _fire)
+    app.router.add_get("/_up", _up)
     runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)

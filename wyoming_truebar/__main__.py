@@ -18,6 +18,7 @@ from . import __version__
 from .app.announce import register_with_supervisor, start_zeroconf
 from .app.check import Verdict, run_check
 from .app.http_api import start_http
+from .app.loop_lag import watch_loop
 from .app.memory import return_free_memory
 from .config.settings import Settings, SettingsError, add_arguments, dumps_public, load_settings
 from .home.home_names import HomeAssistantNames, access
@@ -111,6 +112,7 @@ async def main(settings: Settings) -> None:
         # again while hundreds of utterances are in flight (pauses show in the p99).
         gc.freeze()
         trimming = asyncio.create_task(return_free_memory(), name="return free memory")
+        watching = asyncio.create_task(watch_loop(ctx.metrics.loop_lag.observe), name="loop lag")
         http_runner = None
         if settings.http_port is not None:
             http_runner, _ = await start_http(ctx, settings.http_port)
@@ -124,6 +126,7 @@ async def main(settings: Settings) -> None:
         await stop.wait()
         _LOGGER.info("Stopping")
         trimming.cancel()
+        watching.cancel()
         if checking is not None:
             checking.cancel()
         supervisor.cancel()

@@ -158,10 +158,18 @@ def home_names(
     areas: tuple[str, ...],
     floors: tuple[str, ...],
 ) -> HomeNames:
-    """The names as Home Assistant's own agent matches them: each exposed entity's name
-    (its state's friendly name; before its integration has given it a state, its registry
-    name) and aliases, with its domain and device class; the areas' and floors' names and
-    aliases."""
+    """The names as Home Assistant's own agent matches them (`entity_names`), with the areas'
+    and floors' names and aliases."""
+    return HomeNames(tuple(entity_names(exposed, entries, states)), areas, floors)
+
+
+def entity_names(
+    exposed: Iterable[str],
+    entries: Mapping[str, Mapping[str, Any]],
+    states: Mapping[str, State],
+) -> list[Name]:
+    """Each exposed entity's name (its state's friendly name; before its integration has given
+    it a state, its registry name) and aliases, with its domain and device class."""
     entities: list[Name] = []
     for entity_id in exposed:
         entry, state = entries.get(entity_id) or {}, states.get(entity_id)
@@ -172,13 +180,12 @@ def home_names(
             attributes.get("friendly_name") or entry.get("name") or entry.get("original_name"),
             *(entry.get("aliases") or []),
         ]
-        spoken = (
-            spoken if spoken[0] else [entity_id.split(".", 1)[1].replace("_", " "), *spoken[1:]]
-        )
+        if not spoken[0]:
+            spoken[0] = entity_id.split(".", 1)[1].replace("_", " ")
         for text in dict.fromkeys(str(s).strip() for s in spoken if isinstance(s, str)):
             if text:
                 entities.append(Name(text, entity_id.split(".", 1)[0], _text(kind), entity_id))
-    return HomeNames(tuple(entities), areas, floors)
+    return entities
 
 
 def _text(value: object) -> str | None:

@@ -39,10 +39,9 @@ from ..ending.live import Sensitivity
 from ..truebar.network import redact
 from .ha_answers import (
     ShapeError,
-    State,
     Tally,
+    entity_names,
     exposed_ids,
-    home_names,
     most_patient,
     places,
     registry_entries,
@@ -51,7 +50,7 @@ from .ha_answers import (
     states_changed,
 )
 from .ha_link import AnswerError, Link, LinkClosedError, RefusedError, connect
-from .names import HomeNames
+from .names import HomeNames, Name
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -318,21 +317,20 @@ class HomeAssistantNames:
         for chunk in _chunks(exposed, ENTRIES_AT_ONCE):
             asked = {"type": "config/entity_registry/get_entries", "entity_ids": chunk}
             entries.update(registry_entries(await link.optional(asked) or {}, tally))
-        states: dict[str, State] = {}
-        for chunk in _chunks(exposed, STATES_AT_ONCE):
+        found: list[Name] = []
+        stated = 0
+        for chunk in _chunks(exposed, STATES_AT_ONCE):  # assembled a piece at a time too
             asked = {"type": "subscribe_entities", "entity_ids": chunk}
-            states.update(states_added(await link.first_event(asked), tally))
+            states = states_added(await link.first_event(asked), tally)
+            stated += len(states)
+            found += entity_names(chunk, entries, states)
         areas = await link.optional({"type": "config/area_registry/list"})
         floors = await link.optional({"type": "config/floor_registry/list"})
-        names = home_names(
-            exposed,
-            entries,
-            states,
-            places(areas or [], "areas", tally),
-            places(floors or [], "floors", tally),
+        names = HomeNames(
+            tuple(found), places(areas or [], "areas", tally), places(floors or [], "floors", tally)
         )
         await self._follow_satellites(link, tally)
-        self._exposed, self._stateless = exposed, len(states) < len(exposed)
+        self._exposed, self._stateless = exposed, stated < len(exposed)
         self._took(names, tally)
 
     async def _follow_satellites(self, link: Link, tally: Tally) -> None:
