@@ -300,7 +300,8 @@ class Check:
         """The sentence data the endpointer uses, and the home's names: read once from Home
         Assistant where the bridge has access (a failure there is this step's)."""
         s = self._settings
-        sentences = Completeness(s.endpoint_sentences).describe(map(tag_language, tags))
+        judge = Completeness(s.endpoint_sentences, process=s.endpoint_sentences_process)
+        sentences = judge.describe(map(tag_language, tags))
         where = access(s, os.environ)
         if where is None:
             return self._verdict(

@@ -331,6 +331,15 @@ OPTIONS: tuple[Option, ...] = (
         "(endpoint_words, endpoint_modifier_words) decide",
     ),
     Option(
+        "endpoint_sentences_process",
+        True,
+        _BOOL,
+        "match the running texts against the sentences in a process of their own (about 30 "
+        "MB more resident memory, its own GIL); false, on a thread of the bridge, which shares "
+        "the GIL with the audio of every stream (at 100 streams, the build of a language's "
+        "grammar at its first command held the event loop up to 0.5 s; benchmarks, section 14)",
+    ),
+    Option(
         "endpoint_complete_silence_ms",
         150,
         vol.All(vol.Coerce(int), vol.Range(min=50, max=5000)),

@@ -80,6 +80,7 @@ class Settings:
     endpoint_modifier_silence_ms: int
     endpoint_modifier_words: tuple[tuple[str, frozenset[str]], ...]
     endpoint_sentences: bool
+    endpoint_sentences_process: bool
     endpoint_complete_silence_ms: int
     endpoint_extendable_silence_ms: int
     endpoint_target_silence_ms: int

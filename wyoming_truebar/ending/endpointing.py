@@ -46,11 +46,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from .heard import Heard
+
+if TYPE_CHECKING:  # numpy is imported where the detector runs: the sentences' process,
+    import numpy as np  # which imports this module's words and verdicts, never needs it
+    import numpy.typing as npt
 
 VAD_FRAME_SAMPLES = 256
 """The detector's frame: 16 ms at 16 kHz (earshot's fixed size)."""
@@ -79,7 +81,7 @@ the recogniser's word end): Home Assistant's pipeline, commands' p50 373 ms at 4
 DEFAULT_LAG_MS = 300.0
 """How late Truebar's text is taken to be until the bridge has measured it."""
 
-Vad = Callable[[npt.NDArray[np.int16]], float]
+Vad = Callable[["npt.NDArray[np.int16]"], float]
 """A voice activity detector: one 16 ms frame of 16 kHz s16 samples → speech probability."""
 
 
@@ -406,6 +408,8 @@ class Endpointer:
         """The audio's length at which the next whole detector frame is in (the caller's
         per-chunk test: `advance` only once there is a frame to give the detector); the
         detector has had the audio up to a frame before it."""
+        import numpy as np  # noqa: PLC0415 - see the imports
+
         self._frame = np.zeros(VAD_FRAME_SAMPLES, "<i2")  # refilled per frame, never remade
         self._view = self._frame.data.cast("B")
         self._max_silence = rules.max_silence_ms

@@ -52,7 +52,10 @@ class BridgeContext:
         self.apply_catalog(self.catalog)
         s = self.settings
         self.completeness = Completeness(
-            s.endpoint_sentences, dict(s.endpoint_words), dict(s.endpoint_modifier_words)
+            s.endpoint_sentences,
+            dict(s.endpoint_words),
+            dict(s.endpoint_modifier_words),
+            process=s.endpoint_sentences_process,
         )
         self.metrics = Metrics(
             self.credentials,
@@ -61,6 +64,7 @@ class BridgeContext:
             self.completeness,
             lambda: self.home,
         )
+        self.completeness.on_wait = self.metrics.sentence_wait.observe
 
     def apply_catalog(self, catalog: Catalog | None) -> None:
         """Offer what a (new) discovery found, or the configured tags if none."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from ..home.home_names import HomeAssistantNames
     from ..truebar.credentials import CredentialsCache
 
+STALL_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.5)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -110,6 +112,20 @@ class _SentencesCollector(Collector):
         questions.add_metric(["refused"], c.questions.refused)
         questions.add_metric(["dropped"], c.questions.dropped)
         yield questions
+        yield CounterMetricFamily(
+            "wyoming_truebar_sentence_process_starts",
+            "Starts of the sentences' process (more than 1: it died or hung and was started "
+            "anew; 0: not started yet, or endpoint_sentences_process is false)",
+            value=c.process_starts,
+        )
+        resident = _resident_bytes(c.process_pid)
+        if resident is not None:
+            yield GaugeMetricFamily(
+                "wyoming_truebar_sentence_process_resident_memory_bytes",
+                "Resident memory of the sentences' process (the bridge's own is "
+                "process_resident_memory_bytes)",
+                value=resident,
+            )
         names = GaugeMetricFamily(
             "wyoming_truebar_home_names",
             "The home's names read from Home Assistant, by kind: entities exposed to Assist, "
@@ -129,7 +145,23 @@ class _SentencesCollector(Collector):
             yield from _home_metrics(home)
 
 
+def _resident_bytes(pid: int | None) -> int | None:
+    """A process's resident memory (Linux's /proc; None elsewhere, or if it is gone)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _home_metrics(home: HomeAssistantNames) -> Iterator[Metric]:
+    yield CounterMetricFamily(
+        "wyoming_truebar_home_assistant_reads",
+        "Reads of the home's names from Home Assistant that succeeded",
+        value=home.reads,
+    )
     yield GaugeMetricFamily(
         "wyoming_truebar_home_assistant_reachable",
         "1 while the latest read of Home Assistant's names succeeded",
@@ -226,6 +258,19 @@ class Metrics:
             "wyoming_truebar_utterances_saved",
             "Utterances that succeeded after Truebar failed while the user was still speaking "
             "(retried and replayed)",
+            registry=r,
+        )
+        self.loop_lag = Histogram(
+            "wyoming_truebar_event_loop_lag_seconds",
+            "How much later than due the event loop woke a task that looks every 50 ms (its "
+            "stalls: every stream's audio waits as long)",
+            buckets=STALL_BUCKETS,
+            registry=r,
+        )
+        self.sentence_wait = Histogram(
+            "wyoming_truebar_sentence_wait_seconds",
+            "A question to Home Assistant's sentences: from asked to answered, queueing included",
+            buckets=STALL_BUCKETS,
             registry=r,
         )
         in_flight_gauge = Gauge(
