@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import endpointing, ha_pipeline, report, sentences, suite, tolerance
+from . import big_home, endpointing, ha_pipeline, report, sentences, suite, tolerance
 
 HERE = Path(__file__).resolve().parent
 NOTES = [
@@ -137,6 +137,8 @@ async def run_all(
     results["sentences"] = await asyncio.to_thread(sentences.run, not ha)
     print("benchmark: what each 100 ms of pause tolerance costs", file=sys.stderr)
     results["tolerance"] = await asyncio.to_thread(tolerance.run, not ha)
+    print("benchmark: a big home", file=sys.stderr)
+    results["big_home"] = await big_home.run(not ha)
     print("benchmark: profile", file=sys.stderr)
     results["profile"] = (
         await suite.profile(sizes, stacks) if profile else {"skipped": "--no-profile"}
@@ -173,6 +175,11 @@ def main() -> None:
         "results.json",
     )
     p.add_argument(
+        "--only-big-home",
+        action="store_true",
+        help="rerun only the big home (section 14) into the existing results.json",
+    )
+    p.add_argument(
         "--only-tolerance",
         action="store_true",
         help="rerun only what each 100 ms of pause tolerance costs (section 13) into the "
@@ -204,23 +211,9 @@ def main() -> None:
     command = "bash script/bench" + "".join(f" {a}" for a in sys.argv[1:])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     only = (args.only_pipeline, args.only_speech, args.only_endpointing_cpu, args.only_sentences)
-    if any(only) or args.only_tolerance:
+    if any(only) or args.only_tolerance or args.only_big_home:
         results = json.loads((out / "results.json").read_text())
-        if args.only_tolerance:
-            sections = ["13"]
-            results["tolerance"] = tolerance.run(args.smoke)
-        elif args.only_sentences:
-            sections = ["12"]
-            results["sentences"] = sentences.run()
-        elif args.only_pipeline:
-            sections = ["11"]
-            results["ha_pipeline"] = asyncio.run(ha_pipeline.run(args.pipeline_runs))
-        elif args.only_speech:
-            sections = ["10", "11"]
-            results.update(asyncio.run(speech_sections(sizes, ha=not args.smoke)))
-        else:
-            sections = ["10 (CPU at Home Assistant load)"]
-            results["endpointing"]["cpu_rows"] = asyncio.run(suite.endpointing_cpu(sizes))
+        sections = rerun_sections(args, sizes, results)
         rerun = {"sections": sections, "command": command, "date": date, "commit": commit()}
         results["meta"]["reruns"] = [*results["meta"].get("reruns", []), rerun]
         write(out, results)
@@ -238,6 +231,29 @@ def main() -> None:
         "notes": NOTES,
     }
     write(out, results)
+
+
+def rerun_sections(
+    args: argparse.Namespace, sizes: suite.Sizes, results: dict[str, Any]
+) -> list[str]:
+    """Rerun the section an --only-* flag names into `results`; which sections."""
+    if args.only_big_home:
+        results["big_home"] = asyncio.run(big_home.run(args.smoke))
+        return ["14"]
+    if args.only_tolerance:
+        results["tolerance"] = tolerance.run(args.smoke)
+        return ["13"]
+    if args.only_sentences:
+        results["sentences"] = sentences.run()
+        return ["12"]
+    if args.only_pipeline:
+        results["ha_pipeline"] = asyncio.run(ha_pipeline.run(args.pipeline_runs))
+        return ["11"]
+    if args.only_speech:
+        results.update(asyncio.run(speech_sections(sizes, ha=not args.smoke)))
+        return ["10", "11"]
+    results["endpointing"]["cpu_rows"] = asyncio.run(suite.endpointing_cpu(sizes))
+    return ["10 (CPU at Home Assistant load)"]
 
 
 def write(out: Path, results: dict[str, Any]) -> None:

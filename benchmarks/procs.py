@@ -9,9 +9,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from wyoming.info import Describe
@@ -58,6 +59,23 @@ def memory_kib(pid: int, key: str = "VmRSS") -> int:
     raise KeyError(key)
 
 
+def family(pid: int) -> list[int]:
+    """A process and its children (the bridge and its sentences' process), those alive."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def _summed(read: Callable[[int], Any], pid: int) -> Any:
+    total: Any = 0
+    for member in family(pid):
+        with contextlib.suppress(OSError, KeyError, ValueError):
+            total += read(member)
+    return total
+
+
 @dataclass
 class Proc:
     """A running process under measurement."""
@@ -68,20 +86,21 @@ class Proc:
     started: float
 
     def cpu(self) -> float:
-        """CPU seconds used so far."""
-        return cpu_seconds(self.proc.pid)
+        """CPU seconds used so far (its children alive too: the sentences' process)."""
+        return float(_summed(cpu_seconds, self.proc.pid))
 
     def cpu_split(self) -> tuple[float, float]:
-        """User and system CPU seconds used so far."""
-        return user_system_seconds(self.proc.pid)
+        """User and system CPU seconds used so far (children alive too)."""
+        user = _summed(lambda pid: user_system_seconds(pid)[0], self.proc.pid)
+        return float(user), float(_summed(lambda pid: user_system_seconds(pid)[1], self.proc.pid))
 
     def rss_kib(self) -> int:
-        """Resident memory now."""
-        return memory_kib(self.proc.pid)
+        """Resident memory now (children too: the sentences' process)."""
+        return int(_summed(memory_kib, self.proc.pid))
 
     def peak_kib(self) -> int:
-        """Peak resident memory so far."""
-        return memory_kib(self.proc.pid, "VmHWM")
+        """Peak resident memory so far (the sum of each one's peak, children alive too)."""
+        return int(_summed(lambda pid: memory_kib(pid, "VmHWM"), self.proc.pid))
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not exit (bounded)."""

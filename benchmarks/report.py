@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from . import endpointing, ha_pipeline, sentences, tolerance
+from . import big_home, endpointing, ha_pipeline, sentences, tolerance
 
 Row = dict[str, Any]
 PEER_ADVANTAGE = 4.0
@@ -73,6 +73,9 @@ def targets(results: Row) -> list[Row]:
             t.check(name, measured, met)
     if "ha_pipeline" in results:
         for name, measured, met in ha_pipeline.targets(results["ha_pipeline"]):
+            t.check(name, measured, met)
+    if "big_home" in results:
+        for name, measured, met in big_home.targets(results["big_home"]):
             t.check(name, measured, met)
     return t.rows
 
@@ -299,6 +302,8 @@ def _sections(results: Row) -> list[str]:
         lines += ["", *sentences.section(results["sentences"])]
     if "tolerance" in results:
         lines += ["", *tolerance.section(results["tolerance"])]
+    if "big_home" in results:
+        lines += ["", *big_home.section(results["big_home"])]
     return lines
 
 
