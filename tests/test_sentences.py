@@ -22,13 +22,16 @@ from wyoming_truebar.ending.endpointing import (
     Judge,
     Verdict,
 )
+from wyoming_truebar.ending.live import Sensitivity
 from wyoming_truebar.home.completeness import Completeness
 from wyoming_truebar.home.ha_answers import (
     ShapeError,
     Tally,
     exposed_ids,
+    most_patient,
     places,
     registry_entries,
+    sensitivity_selects,
     states_added,
 )
 from wyoming_truebar.home.ha_answers import home_names as ha_home_names
@@ -367,3 +370,32 @@ def test_a_command_known_complete_waits_the_shorter_silence() -> None:
     assert rules.judged_wait_ms(text, None, after_final=False) == 800
     tail_bound = EndpointRules(250, 1000, None, complete_silence_ms=50, tail_ms=150)
     assert tail_bound.judged_wait_ms(text, Verdict.COMPLETE, after_final=False) == 150
+
+
+def test_the_satellites_finished_speaking_selects_are_read_and_the_most_patient_wins() -> None:
+    """The selects are found by their translation key in the entity list, malformed entries
+    left out and counted; the bridge follows the most patient value any satellite asks for
+    (it cannot tell which satellite speaks); values it does not know count as none."""
+    tally = Tally()
+    listed = {
+        "entities": [
+            {"ei": "select.kitchen_satellite_finished_speaking_detection", "tk": "vad_sensitivity"},
+            {"ei": "select.office_satellite_finished_speaking_detection", "tk": "vad_sensitivity"},
+            {"ei": "sensor.kitchen_satellite_vad", "tk": "vad_sensitivity"},  # not a select
+            {"ei": "select.pipeline", "tk": "pipeline"},
+            {"ei": "no-dot", "tk": "vad_sensitivity"},
+            "not a mapping",
+        ]
+    }
+    assert sensitivity_selects(listed, tally) == [
+        "select.kitchen_satellite_finished_speaking_detection",
+        "select.office_satellite_finished_speaking_detection",
+    ]
+    assert tally.skipped == {"listed entity": 2}
+    assert most_patient(["default", "relaxed", "aggressive"]) is Sensitivity.RELAXED
+    assert most_patient(["aggressive", "default"]) is Sensitivity.DEFAULT
+    assert most_patient(["aggressive", "unavailable"]) is Sensitivity.AGGRESSIVE
+    assert most_patient(["unknown", "unavailable"]) is None
+    assert most_patient([]) is None
+    with pytest.raises(ShapeError):
+        sensitivity_selects(["a list"], tally)
