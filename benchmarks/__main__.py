@@ -166,7 +166,8 @@ def main() -> None:
         "--pipeline-runs",
         metavar="EXPR",
         help="with --only-pipeline: only the runs a pytest -k expression picks, e.g. "
-        "'sl or interims_250' (the ids are tests_ha/bench_pipeline.py's RUNS)",
+        "'sl or interims_250' (the ids are tests_ha/bench_pipeline.py's RUNS); their rows replace "
+        "the same runs' rows of the earlier results, the others are kept",
     )
     p.add_argument(
         "--only-sentences",
@@ -247,7 +248,13 @@ def rerun_sections(
         results["sentences"] = sentences.run()
         return ["12"]
     if args.only_pipeline:
-        results["ha_pipeline"] = asyncio.run(ha_pipeline.run(args.pipeline_runs))
+        fresh = asyncio.run(ha_pipeline.run(args.pipeline_runs))
+        earlier = results.get("ha_pipeline", {}).get("rows")
+        if args.pipeline_runs and earlier and "rows" in fresh:
+            fresh["rows"] = ha_pipeline.merged(earlier, fresh["rows"])
+            results["ha_pipeline"] = fresh
+            return [f"11 (the runs {args.pipeline_runs!r}, into the earlier run's rows)"]
+        results["ha_pipeline"] = fresh
         return ["11"]
     if args.only_speech:
         results.update(asyncio.run(speech_sections(sizes, ha=not args.smoke)))
