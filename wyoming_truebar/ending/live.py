@@ -103,10 +103,10 @@ def patience(sensitivity: Sensitivity) -> float:
     relaxed: as much longer as Home Assistant's own silence at it, against its default
     (1.25 / 0.7 = 1.79x): whoever set a satellite to relaxed pauses longer, and every wait
     stretches with it. aggressive: the settings' own waits (1x). Home Assistant's aggressive
-    detector still ends a turn about 0.8 s after the last word (its microVAD hears the end
-    of speech about half a second late, measured in its pipeline), and the pauses it keeps
-    are as long: the bridge answers sooner than that at its own waits, and a shorter wait
-    would cut pauses that Home Assistant itself keeps at aggressive."""
+    detector still ends a turn about 0.85 s after the last word (its microVAD hears the end
+    of speech about half a second late, measured in its pipeline) and keeps most pauses of
+    up to 450-500 ms: the bridge answers sooner than that at its own waits, and a shorter
+    wait would cut pauses that Home Assistant itself keeps at aggressive."""
     if sensitivity is Sensitivity.RELAXED:
         return HA_SILENCE_S[sensitivity] / HA_SILENCE_S[Sensitivity.DEFAULT]
     return 1.0
