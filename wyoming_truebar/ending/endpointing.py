@@ -22,8 +22,9 @@ detector's end of speech, and that last word is settled. An interim's last word 
 provisional (a decoder's partial result stretches it to wherever the decoder is, while the
 next word is still being decoded), so it settles only on later evidence:
 - it is committed text (a final's);
-- or the recogniser had heard past the end of speech (the segment's endTimeMs) and had
-  heard `SETTLE_GAP_MS` of silence after the word (its end no longer follows the decoder);
+- or the recogniser had heard past the end of speech (the segment's endTimeMs; to within
+  `HEARD_SLACK_MS`, one detector frame) and had heard `SETTLE_GAP_MS` of silence after the
+  word (its end no longer follows the decoder);
 - or, where segments say nothing of how far the recogniser had heard, a later interim kept
   the same words and the same end, and it came `lag_ms` (the measured delay of Truebar's
   text) after the end of speech.
@@ -71,6 +72,14 @@ QUIET_PROBABILITY = 0.3
 """Below this a frame is confidently silent (earshot's silence sits at 0.15-0.3, clean or in
 noise); see `earshot_vad`."""
 
+HEARD_SLACK_MS = FRAME_MS
+"""How far short of the detector's end of speech the recogniser's hearing may stop and still
+count as having heard it: the detector puts the end of speech at the end of the 16 ms frame
+it last heard speech in, so the speech itself may end anywhere in that frame, and no word
+fits in it. Without it, a tail the detector still called speech for a frame after the
+recogniser's caught-up interim made the bridge wait for the next interim (100-250 ms: "what
+time is it" under the simulator's defaults, in Home Assistant's pipeline 428 against 326 ms
+at 250 ms interims)."""
 SETTLE_GAP_MS = 30
 """Silence the recogniser must have heard after an interim's last word (the segment's
 endTimeMs beyond the word's end) before that end counts as the word's own: three 10 ms
@@ -549,7 +558,7 @@ class Endpointer:
         if self._committed:
             return True
         heard_to = self._heard_to
-        if heard_to is not None and self._settled and heard_to >= speech_end:
+        if heard_to is not None and self._settled and heard_to >= speech_end - HEARD_SLACK_MS:
             return True
         kept = self._kept_at
         return kept is not None and kept >= speech_end + self.lag_ms
