@@ -67,14 +67,17 @@ class Questions:
         """The job that answers a question (a new one, or the one already on its way); None
         when too many are waiting (the caller answers "not complete")."""
         job = self._jobs.get(key)
-        if job is None:
-            if self.waiting >= MOST_WAITING:
-                self.refused += 1
-                return None
-            job = self._jobs[key] = Job(key, question)
-            job.answer = self._submit(job)
-            job.answer.add_done_callback(functools.partial(self._done, job))
-        job.askers += 1
+        if job is not None:
+            job.askers += 1
+            return job
+        if self.waiting >= MOST_WAITING:
+            self.refused += 1
+            return None
+        # Its asker counted before it is submitted: the sentences' thread may start it at
+        # once, and a job nobody waits for is dropped unanswered ("not complete").
+        job = self._jobs[key] = Job(key, question, askers=1)
+        job.answer = self._submit(job)
+        job.answer.add_done_callback(functools.partial(self._done, job))
         return job
 
     def leave(self, job: Job) -> None:
